@@ -1,0 +1,30 @@
+package sim
+
+import (
+	"hash/fnv"
+	"math/rand/v2"
+)
+
+// Stream returns the random stream for one purpose of one replication: a PCG seeded from
+// (seed, replication, name). Streams are independent of each other and of the order in
+// which they are created, so adding a tenant (a new name) does not shift the draws of any
+// other stream, and replication r of a sweep point uses the same draws at every point
+// (common random numbers).
+//
+// Names used by the model: "arrivals/<tenant>", "size/<tenant>", "service", "failure",
+// "strategy", "crash".
+func Stream(seed uint64, replication int, name string) *rand.Rand {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	n := h.Sum64()
+	return rand.New(rand.NewPCG(splitmix(seed^splitmix(n)), splitmix(uint64(replication)^n^0x9e3779b97f4a7c15)))
+}
+
+// splitmix is the SplitMix64 finaliser: it spreads nearby inputs (seeds 1, 2, 3…) over the
+// whole 64-bit space before they seed a PCG.
+func splitmix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
