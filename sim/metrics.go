@@ -1,0 +1,256 @@
+package sim
+
+import (
+	"math"
+	"time"
+
+	"github.com/DataDog/sketches-go/ddsketch"
+	"github.com/DataDog/sketches-go/ddsketch/mapping"
+	"github.com/DataDog/sketches-go/ddsketch/store"
+
+	"github.com/dispatchlab/dispatchlab/interleave"
+)
+
+// The four latencies recorded for every measured job.
+const (
+	latAdmission = iota // arrived → admitted (zero without admission)
+	latQueue            // admitted → started
+	latService          // started → finished
+	latTotal            // arrived → finished
+	nLat
+)
+
+// recorder collects a run's metrics in memory bounded by tenants + windows: counters, exact
+// sums for means, and DDSketch quantile sketches (relative accuracy Metrics.Accuracy).
+type recorder struct {
+	window   time.Duration
+	warmup   time.Duration
+	mapping  mapping.IndexMapping
+	t        []tenantRec
+	lostOpen int // crashed jobs not yet reaped
+
+	// the current window
+	winStart     time.Duration
+	winDone      []float64 // completions per tenant in this window
+	winArrived   []float64
+	backlogStart []float64 // jobs present per tenant at the window's start
+	demand, fair []float64
+	weights      []float64
+	nSeries      int
+	winSketch    []*ddsketch.DDSketch // per series tenant: total latency in this window
+	windows      []Window
+
+	// whole-system areas, for time-average queue lengths
+	present, waiting                int
+	areaPresent, areaWaiting, lastT float64
+}
+
+type tenantRec struct {
+	arrived, admitted, started, completed, failed, rejected, lost, expired uint64
+	present                                                                int // arrived, not finished
+	inSystem                                                               int // at the workers
+	area, lastT                                                            float64
+	n                                                                      uint64 // measured completions
+	sum, mx                                                                [nLat]float64
+	sk                                                                     [nLat]*ddsketch.DDSketch
+	measuredArrivals                                                       uint64
+}
+
+func newRecorder(sc *Scenario, ten []tenantState) *recorder {
+	acc := sc.Metrics.Accuracy
+	if acc == 0 {
+		acc = 0.01
+	}
+	mp, err := mapping.NewCubicallyInterpolatedMapping(acc)
+	if err != nil {
+		panic(err) // Validate bounds Accuracy to (0, 1)
+	}
+	n := len(ten)
+	r := &recorder{
+		window: sc.window(), warmup: sc.Warmup, mapping: mp, t: make([]tenantRec, n),
+		winDone: make([]float64, n), winArrived: make([]float64, n), backlogStart: make([]float64, n),
+		demand: make([]float64, n), fair: make([]float64, n), weights: make([]float64, n),
+	}
+	for i := range ten {
+		r.weights[i] = ten[i].weight
+	}
+	r.nSeries = sc.Metrics.SeriesTenants
+	if r.nSeries == 0 {
+		r.nSeries = 20
+	}
+	r.nSeries = min(r.nSeries, n)
+	r.winSketch = make([]*ddsketch.DDSketch, r.nSeries)
+	for i := range r.winSketch {
+		r.winSketch[i] = r.newSketch()
+	}
+	return r
+}
+
+func (r *recorder) newSketch() *ddsketch.DDSketch {
+	return ddsketch.NewDDSketch(r.mapping, store.NewBufferedPaginatedStore(), store.NewBufferedPaginatedStore())
+}
+
+// system updates the time-average areas before a change of the whole-system counts.
+func (r *recorder) system(now time.Duration) {
+	t := float64(now)
+	if now > r.warmup {
+		from := math.Max(r.lastT, float64(r.warmup))
+		r.areaPresent += float64(r.present) * (t - from)
+		r.areaWaiting += float64(r.waiting) * (t - from)
+	}
+	r.lastT = t
+}
+
+func (r *recorder) tenantArea(now time.Duration, tr *tenantRec) {
+	t := float64(now)
+	if now > r.warmup {
+		tr.area += float64(tr.present) * (t - math.Max(tr.lastT, float64(r.warmup)))
+	}
+	tr.lastT = t
+}
+
+func (r *recorder) arrive(now time.Duration, t int32) {
+	tr := &r.t[t]
+	r.system(now)
+	r.tenantArea(now, tr)
+	tr.arrived++
+	tr.present++
+	r.present++
+	r.waiting++
+	r.winArrived[t]++
+	if now >= r.warmup {
+		tr.measuredArrivals++
+	}
+}
+
+func (r *recorder) reject(now time.Duration, t int32) {
+	tr := &r.t[t]
+	r.system(now)
+	r.tenantArea(now, tr)
+	tr.rejected++
+	tr.present--
+	r.present--
+	r.waiting--
+}
+
+func (r *recorder) admit(now time.Duration, t int32) { r.t[t].admitted++ }
+
+func (r *recorder) enterSystem(now time.Duration, t int32) { r.t[t].inSystem++ }
+
+func (r *recorder) start(now time.Duration, j *job) {
+	r.system(now)
+	r.waiting--
+	r.t[j.tenant].started++
+}
+
+func (r *recorder) leaveSystem(now time.Duration, t int32) { r.t[t].inSystem-- }
+
+func (r *recorder) complete(now time.Duration, j *job) {
+	tr := &r.t[j.tenant]
+	r.system(now)
+	r.tenantArea(now, tr)
+	tr.present--
+	r.present--
+	tr.completed++
+	if j.failed {
+		tr.failed++
+	}
+	r.winDone[j.tenant]++
+	if j.arrived < r.warmup {
+		return
+	}
+	lat := [nLat]time.Duration{j.admitted - j.arrived, j.started - j.admitted, now - j.started, now - j.arrived}
+	tr.n++
+	for k, d := range lat {
+		v := float64(d)
+		tr.sum[k] += v
+		tr.mx[k] = math.Max(tr.mx[k], v)
+		if tr.sk[k] == nil {
+			tr.sk[k] = r.newSketch()
+		}
+		_ = tr.sk[k].Add(math.Max(v, 1)) // sketches need positive values; 1ns stands for zero
+	}
+	if int(j.tenant) < r.nSeries {
+		_ = r.winSketch[j.tenant].Add(math.Max(float64(lat[latTotal]), 1))
+	}
+}
+
+// lose records a job lost in a worker crash (the lease will reap it).
+func (r *recorder) lose(now time.Duration, j *job) {
+	tr := &r.t[j.tenant]
+	r.system(now)
+	r.tenantArea(now, tr)
+	tr.present--
+	r.present--
+	tr.lost++
+	r.lostOpen++
+}
+
+func (r *recorder) expire(now time.Duration) {
+	if r.lostOpen > 0 {
+		r.lostOpen--
+	}
+}
+
+// closeWindow records the window ending at now: throughput per tenant, Jain's index of
+// throughput normalised by each tenant's weighted max-min fair share of what was completed
+// (given what each tenant had to do: its backlog at the window's start plus its arrivals),
+// and per-series-tenant latency and limiter state.
+func (r *recorder) closeWindow(now time.Duration, m *model) {
+	w := Window{Start: r.winStart, End: now}
+	var capacity float64
+	for i := range r.winDone {
+		r.demand[i] = r.backlogStart[i] + r.winArrived[i]
+		capacity += r.winDone[i]
+		w.Completed += uint64(r.winDone[i])
+		w.Arrived += uint64(r.winArrived[i])
+	}
+	w.Jain = math.NaN()
+	if capacity > 0 {
+		fair := interleave.MaxMinFair(capacity, r.demand, r.weights)
+		norm := r.fair[:0]
+		for i, f := range fair {
+			if f > 0 {
+				norm = append(norm, r.winDone[i]/f)
+			}
+		}
+		if len(norm) > 0 {
+			w.Jain = interleave.Jain(norm)
+		}
+	}
+	for i := 0; i < r.nSeries; i++ {
+		ts := TenantWindow{Completed: uint64(r.winDone[i]), Arrived: uint64(r.winArrived[i])}
+		if sk := r.winSketch[i]; !sk.IsEmpty() {
+			qs, _ := sk.GetValuesAtQuantiles([]float64{0.5, 0.99})
+			ts.P50, ts.P99 = time.Duration(qs[0]), time.Duration(qs[1])
+			sk.Clear()
+		}
+		ts.InFlight, ts.Limit, ts.Tokens = -1, -1, math.NaN()
+		if m != nil {
+			m.limiterState(now, int32(i), &ts)
+		}
+		w.Tenants = append(w.Tenants, ts)
+	}
+	w.Measured = r.winStart >= r.warmup
+	r.windows = append(r.windows, w)
+	for i := range r.winDone {
+		r.backlogStart[i] = float64(r.t[i].present)
+		r.winDone[i], r.winArrived[i] = 0, 0
+	}
+	r.winStart = now
+}
+
+// limiterState fills the admission gates' state for tenant t, when they exist.
+func (m *model) limiterState(now time.Duration, t int32, ts *TenantWindow) {
+	name := m.ten[t].name
+	wall := m.wallTime(now)
+	if m.conc != nil {
+		ts.InFlight = m.conc.InFlight(name)
+	}
+	if m.throttle != nil {
+		ts.Tokens = m.throttle.Tokens(wall, name)
+	}
+	if m.adaptive != nil {
+		ts.Limit = m.adaptive.Limit(name)
+	}
+}

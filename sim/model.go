@@ -1,0 +1,556 @@
+package sim
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/dispatchlab/dispatchlab/admission"
+	"github.com/dispatchlab/dispatchlab/strategy"
+	"github.com/dispatchlab/dispatchlab/tokenbucket"
+)
+
+// event is what the engine schedules: small, stored by value.
+type event struct {
+	kind uint8
+	id   int32 // tenant or worker
+	slot int32 // job slot, for done and crash
+}
+
+const (
+	evArrival uint8 = iota
+	evDone
+	evCrash
+	evTick
+	evCapacity
+	evWindow
+)
+
+// jobCtx is the admission context of a simulated job.
+type jobCtx struct {
+	tenant int32
+	slot   int32
+}
+
+// job is a job in the system, in a slot of the job table.
+type job struct {
+	tenant   int32
+	worker   int32
+	arrived  time.Duration
+	admitted time.Duration
+	started  time.Duration
+	service  time.Duration // at speed 1; zero means "sample at start"
+	failed   bool
+	live     bool
+	traced   bool // service came from a trace
+}
+
+type tenantState struct {
+	name     string
+	weight   float64
+	prio     int
+	gen      *arrivalGen
+	svc      *sampler
+	fail     *rand.Rand
+	failRate float64
+	limit    tokenbucket.Limit
+	maxIn    int
+	hashKey  uint64
+	services []time.Duration // per trace record, if any
+	arrivals int
+	done     bool // no more arrivals
+}
+
+type workerState struct {
+	busy   bool
+	slot   int32
+	speed  float64
+	queue  ring // per-worker queue
+	active bool
+	timer  Timer
+}
+
+// ring is a FIFO/LIFO of job slots.
+type ring struct {
+	buf        []int32
+	head, size int
+}
+
+func (q *ring) len() int { return q.size }
+
+func (q *ring) push(x int32) {
+	if q.size == len(q.buf) {
+		nb := make([]int32, max(8, 2*len(q.buf)))
+		for i := 0; i < q.size; i++ {
+			nb[i] = q.buf[(q.head+i)%len(q.buf)]
+		}
+		q.buf, q.head = nb, 0
+	}
+	q.buf[(q.head+q.size)%len(q.buf)] = x
+	q.size++
+}
+
+func (q *ring) popFront() int32 {
+	x := q.buf[q.head]
+	q.head = (q.head + 1) % len(q.buf)
+	q.size--
+	return x
+}
+
+func (q *ring) popBack() int32 {
+	q.size--
+	return q.buf[(q.head+q.size)%len(q.buf)]
+}
+
+// model is one replication of a scenario.
+type model struct {
+	sc   *Scenario
+	eng  *Engine[event]
+	ten  []tenantState
+	wk   []workerState
+	jobs []job
+	ids  []admission.JobID // per slot, created once
+	free []int32
+
+	central  ring
+	lifo     bool
+	perW     bool
+	strat    strategy.Strategy
+	pool     workerPool
+	active   int // active workers
+	inSystem int // jobs waiting or in service at the workers
+	capacity int
+
+	policy     *admission.Policy[jobCtx]
+	throttle   *admission.ThrottleGate[jobCtx]
+	conc       *admission.ConcurrencyGate[jobCtx]
+	adaptive   *admission.AdaptiveGate[jobCtx]
+	tickEvery  time.Duration
+	idleEvery  time.Duration
+	tickQueued bool
+	staged     int // staged, not yet admitted
+	admitBuf   []admission.Admitted[jobCtx]
+	reapBuf    []admission.JobID
+
+	crash      *rand.Rand
+	crashRate  float64
+	failStream *rand.Rand
+
+	end      time.Duration
+	arriving int // tenants still generating arrivals
+	rec      *recorder
+}
+
+// workerPool adapts the active workers to strategy.Pool.
+type workerPool struct{ m *model }
+
+func (p workerPool) Len() int           { return p.m.active }
+func (p workerPool) QueueLen(i int) int { return p.m.wk[i].queue.len() }
+func (p workerPool) Idle(i int) bool    { return !p.m.wk[i].busy }
+
+// expand lists the scenario's tenants, replicating those with Count > 1.
+func expand(sc *Scenario) []Tenant {
+	var out []Tenant
+	for _, t := range sc.Tenants {
+		if t.Count <= 1 {
+			out = append(out, t)
+			continue
+		}
+		for i := range t.Count {
+			c := t
+			c.Name = t.Name + "-" + strconv.Itoa(i)
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func newModel(sc *Scenario, seed uint64, rep int) (*model, error) {
+	if err := sc.Validate(); err != nil {
+		return nil, err
+	}
+	m := &model{sc: sc, end: sc.Duration + sc.drain()}
+	m.eng = NewEngine(m.handle)
+	tenants := expand(sc)
+	m.ten = make([]tenantState, len(tenants))
+	for i, t := range tenants {
+		ts := &m.ten[i]
+		ts.name, ts.prio, ts.failRate = t.Name, t.Priority, t.FailureRate
+		ts.weight = float64(max(t.Weight, 1))
+		ts.gen = newArrivalGen(t.Arrivals, Stream(seed, rep, "arrivals/"+t.Name))
+		ts.svc = newSampler(t.Service, Stream(seed, rep, "service/"+t.Name))
+		if t.FailureRate > 0 {
+			ts.fail = Stream(seed, rep, "failure/"+t.Name)
+		}
+		ts.hashKey = splitmix(uint64(i))
+		ts.maxIn = t.MaxInFlight
+		if t.Limit != nil {
+			ts.limit = *t.Limit
+		}
+	}
+	w := sc.Workers
+	m.wk = make([]workerState, w.Count)
+	for i := range m.wk {
+		m.wk[i].speed = 1
+		if i < len(w.Speed) && w.Speed[i] > 0 {
+			m.wk[i].speed = w.Speed[i]
+		}
+		m.wk[i].active = true
+	}
+	m.active = w.Count
+	m.capacity = w.Capacity
+	m.lifo = w.Queue == "lifo"
+	m.perW = w.Queue == "per-worker"
+	m.pool = workerPool{m}
+	if m.perW {
+		var err error
+		if m.strat, err = newStrategy(w.Strategy, Stream(seed, rep, "strategy")); err != nil {
+			return nil, err
+		}
+	}
+	if w.CrashRate > 0 {
+		m.crash, m.crashRate = Stream(seed, rep, "crash"), w.CrashRate
+	}
+	if a := sc.Admission; a != nil {
+		if err := m.buildPolicy(a); err != nil {
+			return nil, err
+		}
+	}
+	m.rec = newRecorder(sc, m.ten)
+	return m, nil
+}
+
+// newStrategy returns the named worker-selection strategy.
+func newStrategy(name string, r *rand.Rand) (strategy.Strategy, error) {
+	switch name {
+	case "", "best":
+		return strategy.NewBest(r)
+	case "random":
+		return strategy.NewRandom(r)
+	case "next":
+		return strategy.NewNext(), nil
+	case "p2c":
+		return strategy.NewP2C(r)
+	case "hash":
+		return strategy.Hash{}, nil
+	case "next_available":
+		return strategy.NewNextAvailable(r)
+	}
+	return nil, fmt.Errorf("sim: unknown strategy %q", name)
+}
+
+func (m *model) buildPolicy(a *Admission) error {
+	m.tickEvery = a.TickInterval
+	if m.tickEvery == 0 {
+		m.tickEvery = 50 * time.Millisecond
+	}
+	m.idleEvery = a.IdleInterval
+	if m.idleEvery == 0 {
+		m.idleEvery = m.tickEvery
+	}
+	var gates []admission.Gate[jobCtx]
+	if a.Throttle != nil {
+		def := *a.Throttle
+		m.throttle = admission.Throttle(func(c jobCtx) tokenbucket.Limit {
+			if l := m.ten[c.tenant].limit; l.Burst > 0 {
+				return l
+			}
+			return def
+		})
+		gates = append(gates, m.throttle)
+	}
+	if a.Concurrency > 0 {
+		def := a.Concurrency
+		m.conc = admission.Concurrency(func(c jobCtx) int {
+			if n := m.ten[c.tenant].maxIn; n > 0 {
+				return n
+			}
+			return def
+		})
+		gates = append(gates, m.conc)
+	}
+	if a.Adaptive != nil {
+		g, err := admission.Adaptive[jobCtx](*a.Adaptive)
+		if err != nil {
+			return err
+		}
+		m.adaptive = g
+		gates = append(gates, g)
+	}
+	if a.GlobalCap > 0 {
+		gates = append(gates, admission.GlobalCap[jobCtx](a.GlobalCap))
+	}
+	if a.FairInterleave {
+		gates = append(gates, admission.FairInterleave[jobCtx]())
+	}
+	order := admission.Ascending
+	if a.Descending {
+		order = admission.Descending
+	}
+	var err error
+	m.policy, err = admission.New(admission.Config[jobCtx]{
+		Gates:       gates,
+		PartitionBy: func(c jobCtx) string { return m.ten[c.tenant].name },
+		BatchSize:   a.BatchSize, Quantum: a.Quantum, Lease: a.Lease, Order: order,
+	})
+	return err
+}
+
+// start schedules the first events.
+func (m *model) start() {
+	for i := range m.ten {
+		m.nextArrival(int32(i), 0)
+	}
+	for _, c := range m.sc.Workers.Changes {
+		m.eng.At(c.At, event{kind: evCapacity, id: int32(c.Count)})
+	}
+	m.eng.At(m.rec.window, event{kind: evWindow})
+	if m.policy != nil {
+		m.tickQueued = true
+		m.eng.At(0, event{kind: evTick})
+	}
+}
+
+func (m *model) nextArrival(t int32, after time.Duration) {
+	ts := &m.ten[t]
+	at, ok := ts.gen.after(after)
+	if !ok || at >= m.sc.Duration {
+		ts.done = true
+		return
+	}
+	if ts.arrivals == 0 {
+		m.arriving++
+	}
+	ts.arrivals++
+	m.eng.At(at, event{kind: evArrival, id: t})
+}
+
+func (m *model) handle(now time.Duration, ev event) {
+	switch ev.kind {
+	case evArrival:
+		m.arrive(now, ev.id)
+	case evDone:
+		m.done(now, ev.id, false)
+	case evCrash:
+		m.done(now, ev.id, true)
+	case evTick:
+		m.tick(now)
+	case evCapacity:
+		m.setCapacity(now, int(ev.id))
+	case evWindow:
+		m.rec.closeWindow(now, m)
+		if now+m.rec.window <= m.end && (m.eng.Len() > 0 || m.busy()) {
+			m.eng.At(now+m.rec.window, event{kind: evWindow})
+		}
+	}
+}
+
+// busy reports whether any job is still in the system or staged.
+func (m *model) busy() bool { return m.inSystem > 0 || m.staged > 0 || m.lostJobs() }
+
+func (m *model) lostJobs() bool { return m.policy != nil && m.rec.lostOpen > 0 }
+
+func (m *model) newSlot() int32 {
+	if n := len(m.free); n > 0 {
+		s := m.free[n-1]
+		m.free = m.free[:n-1]
+		return s
+	}
+	m.jobs = append(m.jobs, job{})
+	m.ids = append(m.ids, admission.JobID("j"+strconv.Itoa(len(m.jobs)-1)))
+	return int32(len(m.jobs) - 1)
+}
+
+func (m *model) freeSlot(s int32) {
+	m.jobs[s] = job{}
+	m.free = append(m.free, s)
+}
+
+func (m *model) arrive(now time.Duration, t int32) {
+	ts := &m.ten[t]
+	m.nextArrival(t, now)
+	m.rec.arrive(now, t)
+	if m.policy == nil && m.capacity > 0 && m.inSystem >= m.capacity {
+		m.rec.reject(now, t)
+		return
+	}
+	s := m.newSlot()
+	j := &m.jobs[s]
+	*j = job{tenant: t, worker: -1, arrived: now, live: true}
+	if ts.services != nil {
+		j.service, j.traced = ts.services[ts.arrivals-1], true
+	}
+	if m.policy == nil {
+		j.admitted = now
+		m.dispatch(now, s)
+		return
+	}
+	jb := admission.Job[jobCtx]{ID: m.ids[s], Priority: ts.prio, Context: jobCtx{tenant: t, slot: s}}
+	if m.sc.Admission.RoundRobin {
+		jb.RoundRobinKey = ts.name
+	}
+	if _, err := m.policy.Stage(m.wallTime(now), jb); err != nil {
+		panic(fmt.Sprintf("sim: staging %s: %v", jb.ID, err)) // IDs are unique per slot: a bug
+	}
+	m.staged++
+	if !m.tickQueued {
+		m.tickQueued = true
+		m.eng.At(now, event{kind: evTick})
+	}
+}
+
+// epoch is the wall-clock instant of virtual time zero, for the algorithm packages.
+var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func (m *model) wallTime(d time.Duration) time.Time { return epoch.Add(d) }
+
+func (m *model) tick(now time.Duration) {
+	m.tickQueued = false
+	wall := m.wallTime(now)
+	m.reapBuf = m.policy.ReapAppend(wall, m.reapBuf[:0])
+	for range m.reapBuf {
+		m.rec.expire(now)
+	}
+	m.admitBuf = m.policy.TickAppend(wall, m.admitBuf[:0])
+	for _, a := range m.admitBuf {
+		s := a.Context.slot
+		m.jobs[s].admitted = now
+		m.staged--
+		m.rec.admit(now, m.jobs[s].tenant)
+		m.dispatch(now, s)
+	}
+	next := m.idleEvery
+	if len(m.admitBuf) > 0 {
+		next = m.tickEvery
+	}
+	if (m.staged > 0 || m.lostJobs()) && now+next <= m.end {
+		m.tickQueued = true
+		m.eng.At(now+next, event{kind: evTick})
+	}
+}
+
+// dispatch hands an admitted job to the workers.
+func (m *model) dispatch(now time.Duration, s int32) {
+	m.inSystem++
+	m.rec.enterSystem(now, m.jobs[s].tenant)
+	if m.perW {
+		i, err := m.strat.Pick(m.pool, m.ten[m.jobs[s].tenant].hashKey)
+		if err != nil {
+			// No active worker: queue at worker 0 until capacity returns.
+			i = 0
+		}
+		w := &m.wk[i]
+		if !w.busy && w.active {
+			m.begin(now, int32(i), s)
+		} else {
+			w.queue.push(s)
+		}
+		return
+	}
+	for i := 0; i < m.active; i++ {
+		if !m.wk[i].busy {
+			m.begin(now, int32(i), s)
+			return
+		}
+	}
+	m.central.push(s)
+}
+
+// begin starts job s on worker i.
+func (m *model) begin(now time.Duration, i int32, s int32) {
+	w := &m.wk[i]
+	j := &m.jobs[s]
+	w.busy, w.slot = true, s
+	j.worker, j.started = i, now
+	ts := &m.ten[j.tenant]
+	if !j.traced {
+		j.service = ts.svc.sample()
+	}
+	if ts.fail != nil {
+		j.failed = ts.fail.Float64() < ts.failRate
+	}
+	d := time.Duration(float64(j.service) * w.speed)
+	m.rec.start(now, j)
+	if m.policy != nil {
+		if err := m.policy.Start(m.wallTime(now), m.ids[s]); err != nil {
+			panic(fmt.Sprintf("sim: starting %s: %v", m.ids[s], err))
+		}
+	}
+	if m.crash != nil {
+		if c := time.Duration(m.crash.ExpFloat64() / m.crashRate * 1e9); c < d {
+			w.timer = m.eng.At(now+c, event{kind: evCrash, id: i, slot: s})
+			return
+		}
+	}
+	w.timer = m.eng.At(now+d, event{kind: evDone, id: i, slot: s})
+}
+
+// done finishes worker i's job (or loses it in a crash) and starts the next one.
+func (m *model) done(now time.Duration, i int32, crashed bool) {
+	w := &m.wk[i]
+	s := w.slot
+	j := &m.jobs[s]
+	w.busy = false
+	m.inSystem--
+	m.rec.leaveSystem(now, j.tenant)
+	if crashed {
+		m.rec.lose(now, j)
+	} else {
+		m.rec.complete(now, j)
+		if m.policy != nil {
+			if err := m.policy.Complete(m.wallTime(now), m.ids[s], j.failed); err != nil {
+				panic(fmt.Sprintf("sim: completing %s: %v", m.ids[s], err))
+			}
+		}
+	}
+	if !crashed || m.policy == nil {
+		m.freeSlot(s)
+	}
+	// A crashed job's slot stays taken until the lease reaps it (its ID is still held).
+	m.next(now, i)
+}
+
+// next gives an idle active worker its next job.
+func (m *model) next(now time.Duration, i int32) {
+	w := &m.wk[i]
+	if !w.active || w.busy {
+		return
+	}
+	var s int32 = -1
+	switch {
+	case m.perW && w.queue.len() > 0:
+		s = w.queue.popFront()
+	case !m.perW && m.central.len() > 0:
+		if m.lifo {
+			s = m.central.popBack()
+		} else {
+			s = m.central.popFront()
+		}
+	}
+	if s >= 0 {
+		m.begin(now, i, s)
+	}
+}
+
+// setCapacity activates the first n workers and deactivates the rest; a deactivated busy
+// worker finishes its job first, and its queued jobs move to the central queue or to worker 0.
+func (m *model) setCapacity(now time.Duration, n int) {
+	m.active = n
+	for i := range m.wk {
+		w := &m.wk[i]
+		was := w.active
+		w.active = i < n
+		if !w.active && m.perW {
+			for w.queue.len() > 0 && n > 0 {
+				m.wk[0].queue.push(w.queue.popFront())
+			}
+		}
+		if w.active && !was {
+			m.next(now, int32(i))
+		}
+	}
+	if m.perW && n > 0 {
+		m.next(now, 0)
+	}
+}

@@ -1,0 +1,302 @@
+package sim
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/DataDog/sketches-go/ddsketch"
+)
+
+// Result is what one replication of a scenario measured. Latencies count only jobs that
+// arrived at or after the scenario's Warmup.
+type Result struct {
+	Scenario    string        `json:"scenario"`
+	Seed        uint64        `json:"seed"`
+	Replication int           `json:"replication"`
+	Simulated   time.Duration `json:"simulated"` // virtual time at the end of the run
+	Events      uint64        `json:"events"`
+	Overall     TenantResult  `json:"overall"`
+	Tenants     []TenantResult
+	// Windows are consecutive windows of Metrics.Window; per-tenant series cover the first
+	// Metrics.SeriesTenants tenants.
+	Windows []Window `json:"windows"`
+	// MeanInSystem and MeanWaiting are time averages, after Warmup, of the jobs present
+	// (arrived and not finished) and of the jobs waiting (not yet started).
+	MeanInSystem float64 `json:"mean_in_system"`
+	MeanWaiting  float64 `json:"mean_waiting"`
+	// Little compares L (MeanInSystem) with λ·W (measured arrival rate × mean time in
+	// system): LittleError is |L − λW| / L.
+	LittleError float64 `json:"little_error"`
+	// Jain is the mean of the measured windows' Jain indices (NaN windows skipped), and
+	// MinJain the worst one.
+	Jain    float64 `json:"jain"`
+	MinJain float64 `json:"min_jain"`
+}
+
+// TenantResult is one tenant's (or the whole system's) counts and latencies.
+type TenantResult struct {
+	Name      string `json:"name"`
+	Arrived   uint64 `json:"arrived"`
+	Admitted  uint64 `json:"admitted"`
+	Started   uint64 `json:"started"`
+	Completed uint64 `json:"completed"`
+	Failed    uint64 `json:"failed"`
+	Rejected  uint64 `json:"rejected"`
+	Lost      uint64 `json:"lost"` // crashed mid-job
+	Measured  uint64 `json:"measured"`
+	// Throughput is measured completions per second of measured time.
+	Throughput float64 `json:"throughput"`
+	// Share is this tenant's fraction of all measured completions.
+	Share float64 `json:"share"`
+	// MeanInSystem is the time-average number of this tenant's jobs present.
+	MeanInSystem float64   `json:"mean_in_system"`
+	Admission    Quantiles `json:"admission_lag"`
+	Queue        Quantiles `json:"queue_lag"`
+	Service      Quantiles `json:"service"`
+	Total        Quantiles `json:"total"`
+}
+
+// Quantiles summarise a latency: the exact mean and max, and p50/p95/p99 within the
+// sketch's relative accuracy.
+type Quantiles struct {
+	Mean time.Duration `json:"mean"`
+	P50  time.Duration `json:"p50"`
+	P95  time.Duration `json:"p95"`
+	P99  time.Duration `json:"p99"`
+	Max  time.Duration `json:"max"`
+}
+
+// Window is one metrics window.
+type Window struct {
+	Start, End time.Duration
+	Arrived    uint64
+	Completed  uint64
+	// Jain is Jain's fairness index of the window's completions normalised by weighted
+	// max-min fair shares; NaN when nothing completed.
+	Jain     float64
+	Measured bool // the window starts at or after Warmup
+	Tenants  []TenantWindow
+}
+
+// TenantWindow is one series tenant in one window. InFlight, Limit and Tokens come from the
+// admission gates (concurrency, adaptive, throttle) and are -1 or NaN without them.
+type TenantWindow struct {
+	Arrived, Completed uint64
+	P50, P99           time.Duration // total latency of this window's completions
+	InFlight, Limit    int
+	Tokens             float64
+}
+
+// Run simulates one replication of sc with the given seed and replication number and
+// returns its result. The same (scenario, seed, replication) always gives the same result,
+// bit for bit.
+func Run(sc *Scenario, seed uint64, replication int) (*Result, error) {
+	m, err := newModel(sc, seed, replication)
+	if err != nil {
+		return nil, err
+	}
+	m.start()
+	m.eng.RunUntil(m.end)
+	return m.result(seed, replication), nil
+}
+
+func (m *model) result(seed uint64, rep int) *Result {
+	now := m.eng.Now()
+	r := m.rec
+	r.system(now)
+	if len(r.windows) == 0 || r.windows[len(r.windows)-1].End < now {
+		r.closeWindow(now, m)
+	}
+	res := &Result{Scenario: m.sc.Name, Seed: seed, Replication: rep, Simulated: now, Events: m.eng.Handled()}
+	measured := float64(now - r.warmup)
+	var all [nLat]*ddsketch.DDSketch
+	ov := &res.Overall
+	ov.Name = "overall"
+	var sum, mx [nLat]float64
+	var arrivedMeasured uint64
+	for i := range r.t {
+		tr := &r.t[i]
+		r.tenantArea(now, tr)
+		t := TenantResult{
+			Name: m.ten[i].name, Arrived: tr.arrived, Admitted: tr.admitted, Started: tr.started,
+			Completed: tr.completed, Failed: tr.failed, Rejected: tr.rejected, Lost: tr.lost, Measured: tr.n,
+		}
+		if measured > 0 {
+			t.Throughput = float64(tr.n) / (measured / 1e9)
+			t.MeanInSystem = tr.area / measured
+		}
+		qs := [nLat]*Quantiles{&t.Admission, &t.Queue, &t.Service, &t.Total}
+		for k := range nLat {
+			fill(qs[k], tr.sk[k], tr.sum[k], tr.mx[k], tr.n)
+			sum[k] += tr.sum[k]
+			mx[k] = math.Max(mx[k], tr.mx[k])
+			if tr.sk[k] != nil {
+				if all[k] == nil {
+					all[k] = tr.sk[k].Copy()
+				} else {
+					_ = all[k].MergeWith(tr.sk[k])
+				}
+			}
+		}
+		ov.Arrived += t.Arrived
+		ov.Admitted += t.Admitted
+		ov.Started += t.Started
+		ov.Completed += t.Completed
+		ov.Failed += t.Failed
+		ov.Rejected += t.Rejected
+		ov.Lost += t.Lost
+		ov.Measured += t.Measured
+		ov.MeanInSystem += t.MeanInSystem
+		arrivedMeasured += tr.measuredArrivals
+		res.Tenants = append(res.Tenants, t)
+	}
+	qs := [nLat]*Quantiles{&ov.Admission, &ov.Queue, &ov.Service, &ov.Total}
+	for k := range nLat {
+		fill(qs[k], all[k], sum[k], mx[k], ov.Measured)
+	}
+	for i := range res.Tenants {
+		if ov.Measured > 0 {
+			res.Tenants[i].Share = float64(res.Tenants[i].Measured) / float64(ov.Measured)
+		}
+	}
+	if measured > 0 {
+		ov.Throughput = float64(ov.Measured) / (measured / 1e9)
+		ov.Share = 1
+		res.MeanInSystem = r.areaPresent / measured
+		res.MeanWaiting = r.areaWaiting / measured
+		lambda := float64(arrivedMeasured) / measured // per ns
+		if res.MeanInSystem > 0 {
+			res.LittleError = math.Abs(res.MeanInSystem-lambda*float64(ov.Total.Mean)) / res.MeanInSystem
+		}
+	}
+	res.Windows = r.windows
+	res.Jain, res.MinJain = math.NaN(), math.NaN()
+	var js float64
+	var jn int
+	for _, w := range r.windows {
+		if w.Measured && !math.IsNaN(w.Jain) {
+			js += w.Jain
+			jn++
+			if math.IsNaN(res.MinJain) || w.Jain < res.MinJain {
+				res.MinJain = w.Jain
+			}
+		}
+	}
+	if jn > 0 {
+		res.Jain = js / float64(jn)
+	}
+	return res
+}
+
+func fill(q *Quantiles, sk *ddsketch.DDSketch, sum, mx float64, n uint64) {
+	if n == 0 {
+		return
+	}
+	q.Mean = time.Duration(math.Round(sum / float64(n)))
+	q.Max = time.Duration(mx)
+	if sk != nil && !sk.IsEmpty() {
+		vs, _ := sk.GetValuesAtQuantiles([]float64{0.5, 0.95, 0.99})
+		// A quantile never exceeds the exact maximum; the sketch's relative error could.
+		q.P50 = min(time.Duration(math.Round(vs[0])), q.Max)
+		q.P95 = min(time.Duration(math.Round(vs[1])), q.Max)
+		q.P99 = min(time.Duration(math.Round(vs[2])), q.Max)
+	}
+}
+
+// WriteJSON writes r as indented JSON (durations in nanoseconds; NaN as null).
+func (r *Result) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(jsonSafe(r))
+}
+
+// jsonSafe replaces NaN and ±Inf, which JSON cannot carry, by -1 in a copy of r.
+func jsonSafe(r *Result) *Result {
+	c := *r
+	fix := func(x float64) float64 {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return -1
+		}
+		return x
+	}
+	c.Jain, c.MinJain, c.LittleError = fix(c.Jain), fix(c.MinJain), fix(c.LittleError)
+	c.Windows = make([]Window, len(r.Windows))
+	for i, w := range r.Windows {
+		w.Jain = fix(w.Jain)
+		w.Tenants = append([]TenantWindow(nil), w.Tenants...)
+		for k := range w.Tenants {
+			w.Tenants[k].Tokens = fix(w.Tenants[k].Tokens)
+		}
+		c.Windows[i] = w
+	}
+	return &c
+}
+
+// TenantCSVHeader is the header of WriteTenantsCSV.
+var TenantCSVHeader = []string{
+	"scenario", "seed", "replication", "tenant", "arrived", "admitted", "completed", "failed",
+	"rejected", "lost", "throughput", "share", "mean_in_system",
+	"admission_mean_ms", "admission_p50_ms", "admission_p99_ms",
+	"queue_mean_ms", "queue_p50_ms", "queue_p99_ms",
+	"total_mean_ms", "total_p50_ms", "total_p95_ms", "total_p99_ms", "total_max_ms",
+}
+
+// WriteTenantsCSV writes one row per tenant plus an "overall" row; header if asked.
+func (r *Result) WriteTenantsCSV(w io.Writer, header bool) error {
+	cw := csv.NewWriter(w)
+	if header {
+		if err := cw.Write(TenantCSVHeader); err != nil {
+			return err
+		}
+	}
+	ms := func(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'g', 10, 64) }
+	f := func(x float64) string { return strconv.FormatFloat(x, 'g', 10, 64) }
+	u := func(x uint64) string { return strconv.FormatUint(x, 10) }
+	for _, t := range append(append([]TenantResult(nil), r.Tenants...), r.Overall) {
+		rec := []string{
+			r.Scenario, u(r.Seed), strconv.Itoa(r.Replication), t.Name, u(t.Arrived), u(t.Admitted),
+			u(t.Completed), u(t.Failed), u(t.Rejected), u(t.Lost), f(t.Throughput), f(t.Share), f(t.MeanInSystem),
+			ms(t.Admission.Mean), ms(t.Admission.P50), ms(t.Admission.P99),
+			ms(t.Queue.Mean), ms(t.Queue.P50), ms(t.Queue.P99),
+			ms(t.Total.Mean), ms(t.Total.P50), ms(t.Total.P95), ms(t.Total.P99), ms(t.Total.Max),
+		}
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// WriteWindowsCSV writes one row per window and series tenant (tidy form).
+func (r *Result) WriteWindowsCSV(w io.Writer, header bool) error {
+	cw := csv.NewWriter(w)
+	if header {
+		if err := cw.Write([]string{"scenario", "seed", "replication", "start_s", "end_s", "jain", "tenant", "arrived", "completed", "p50_ms", "p99_ms", "in_flight", "limit", "tokens"}); err != nil {
+			return err
+		}
+	}
+	f := func(x float64) string { return strconv.FormatFloat(x, 'g', 10, 64) }
+	for _, win := range r.Windows {
+		for i, t := range win.Tenants {
+			name := fmt.Sprint(i)
+			if i < len(r.Tenants) {
+				name = r.Tenants[i].Name
+			}
+			rec := []string{r.Scenario, strconv.FormatUint(r.Seed, 10), strconv.Itoa(r.Replication),
+				f(win.Start.Seconds()), f(win.End.Seconds()), f(win.Jain), name,
+				strconv.FormatUint(t.Arrived, 10), strconv.FormatUint(t.Completed, 10),
+				f(float64(t.P50) / 1e6), f(float64(t.P99) / 1e6), strconv.Itoa(t.InFlight), strconv.Itoa(t.Limit), f(t.Tokens)}
+			if err := cw.Write(rec); err != nil {
+				return err
+			}
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
