@@ -21,19 +21,19 @@ func Example() {
 	loads := strategy.Loads{3, 1, 4, 1} // jobs queued at each worker
 
 	for job := range 4 {
-		w, _ := best.Pick(loads, 0)
+		w, _ := best.Pick(&loads, 0)
 		loads[w]++
 		fmt.Printf("job %d → worker %d, loads %v\n", job, w, loads)
 	}
 
 	tenant := strategy.StringKey("tenant-acme")
-	w, _ := strategy.Hash{}.Pick(loads, tenant)
+	w, _ := strategy.Hash{}.Pick(&loads, tenant)
 	fmt.Printf("tenant-acme → worker %d\n", w)
 	grown := append(loads, 0) // a fifth worker joins: acme's jobs stay or move to it
-	w, _ = strategy.Hash{}.Pick(grown, tenant)
+	w, _ = strategy.Hash{}.Pick(&grown, tenant)
 	fmt.Printf("tenant-acme on 5 workers → worker %d\n", w)
 
-	if _, err := avail.Pick(loads, 0); errors.Is(err, strategy.ErrNoAvailableWorkers) {
+	if _, err := avail.Pick(&loads, 0); errors.Is(err, strategy.ErrNoAvailableWorkers) {
 		fmt.Println("urgent job:", err)
 	}
 	// Output:

@@ -180,7 +180,7 @@ func TestKeyedBalance(t *testing.T) {
 				if !consecutive {
 					k = r.Uint64()
 				}
-				i, err := s.Pick(make(strategy.Loads, 16), k)
+				i, err := s.Pick(zeros(16), k)
 				require.NoError(t, err)
 				counts[i]++
 			}
@@ -230,15 +230,15 @@ func TestRendezvousRemoval(t *testing.T) {
 	r := rand.New(rand.NewPCG(2, 2))
 	for range 1000 {
 		k, n := r.Uint64(), 1+r.IntN(30)
-		a, _ := strategy.Rendezvous{}.Pick(make(strategy.Loads, n), k)
-		b, _ := strategy.Rendezvous{}.Pick(make(strategy.Loads, n+1), k)
+		a, _ := strategy.Rendezvous{}.Pick(zeros(n), k)
+		b, _ := strategy.Rendezvous{}.Pick(zeros(n+1), k)
 		require.True(t, a == b || b == n, "key %#x: %d→%d growing %d→%d", k, a, b, n, n+1)
 	}
 }
 
 // TestRendezvousVectors pins the score function: changing it moves every user's keys.
 func TestRendezvousVectors(t *testing.T) {
-	p := make(strategy.Loads, 10)
+	p := zeros(10)
 	var got []int
 	for k := range uint64(12) {
 		i, err := strategy.Rendezvous{}.Pick(p, k)

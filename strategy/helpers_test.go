@@ -9,6 +9,8 @@ import (
 	"github.com/leanovate/gopter"
 	"github.com/leanovate/gopter/gen"
 	"github.com/leanovate/gopter/prop"
+
+	"github.com/dispatchlab/dispatchlab/strategy"
 )
 
 var (
@@ -49,7 +51,8 @@ func seededRand(r *rand.Rand) (*rand.Rand, *rand.Rand) {
 	return rand.New(rand.NewPCG(a, b)), rand.New(rand.NewPCG(a, b))
 }
 
-// plainPool is a Pool that is not a SlicePool, to exercise the interface path.
+// plainPool is a Pool that is not a SlicePool, to exercise the interface path. Pass it
+// by pointer where allocations matter.
 type plainPool struct {
 	loads []int
 	idle  []bool
@@ -77,4 +80,10 @@ func genPool(r *rand.Rand, maxN int) plainPool {
 		p.idle[i] = p.loads[i] == 0 && r.IntN(4) > 0
 	}
 	return p
+}
+
+// zeros returns a pool of n idle workers.
+func zeros(n int) *strategy.Loads {
+	l := make(strategy.Loads, n)
+	return &l
 }

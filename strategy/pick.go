@@ -1,6 +1,7 @@
 package strategy
 
 import (
+	"math"
 	"math/rand/v2"
 	"sync/atomic"
 )
@@ -204,7 +205,7 @@ func (*NextAvailable) Allows(p Pool, _ uint64, i int) bool {
 // [Best] herds onto one worker (Mitzenmacher 2000). It never picks a worker whose queue is
 // strictly longer than every other worker's.
 //
-// Cost: two random draws and two QueueLen reads, independent of n. Concurrency: owned by
+// Cost: one 64-bit random draw and two QueueLen reads, independent of n. Concurrency: owned by
 // one goroutine at a time; wrap it with [NewLocked] to share it.
 type P2C struct{ r *rand.Rand }
 
@@ -225,15 +226,40 @@ func (s *P2C) Pick(p Pool, _ uint64) (int, error) {
 		}
 		return -1, ErrNoWorkers
 	}
-	i := s.r.IntN(n)
-	j := s.r.IntN(n - 1) // uniform over the other n-1 workers
-	if j >= i {
-		j++
-	}
+	i, j := s.draw(n)
 	if p.QueueLen(j) < p.QueueLen(i) {
 		return j, nil
 	}
 	return i, nil
+}
+
+// draw returns i uniform over [0, n) and j uniform over the other n-1 workers. For
+// n < 2^32 both come from one 64-bit draw by Lemire's multiply-shift with rejection
+// ("Fast Random Integer Generation in an Interval", 2019), which stays exactly uniform and
+// needs another draw only with probability below n/2^32.
+func (s *P2C) draw(n int) (i, j int) {
+	if uint64(n) > math.MaxUint32 {
+		i, j = s.r.IntN(n), s.r.IntN(n-1)
+	} else {
+		x := s.r.Uint64()
+		i = int(s.bounded(uint32(x), uint32(n)))
+		j = int(s.bounded(uint32(x>>32), uint32(n-1)))
+	}
+	if j >= i {
+		j++
+	}
+	return i, j
+}
+
+// bounded maps the 32 random bits x to [0, n) without bias.
+func (s *P2C) bounded(x, n uint32) uint32 {
+	m := uint64(x) * uint64(n)
+	if uint32(m) < n {
+		for t := -n % n; uint32(m) < t; {
+			m = uint64(s.r.Uint32()) * uint64(n)
+		}
+	}
+	return uint32(m >> 32)
 }
 
 // Allows reports whether some other worker's queue is at least as long as worker i's: only

@@ -50,20 +50,20 @@ func TestEmptyPool(t *testing.T) {
 		must(strategy.NewLocked(strategy.NewNext())),
 	}
 	for _, s := range all {
-		for _, p := range []strategy.Pool{strategy.Loads{}, strategy.Loads(nil), plainPool{}} {
+		for _, p := range []strategy.Pool{&strategy.Loads{}, new(strategy.Loads), plainPool{}} {
 			i, err := s.Pick(p, 7)
 			assert.ErrorIs(t, err, strategy.ErrNoWorkers, "%T", s)
 			assert.Equal(t, -1, i, "%T", s)
 		}
 	}
 	next := strategy.NewNext()
-	_, _ = next.Pick(strategy.Loads{}, 0)
+	_, _ = next.Pick(&strategy.Loads{}, 0)
 	assert.Equal(t, uint64(0), next.Picks(), "a failed Pick does not advance round robin")
 	assert.Equal(t, -1, next.Peek(0))
 }
 
 func TestCustom(t *testing.T) {
-	p := strategy.Loads{3, 1, 2}
+	p := &strategy.Loads{3, 1, 2}
 	last := strategy.Custom(func(p strategy.Pool, _ uint64) (int, error) { return p.Len() - 1, nil })
 	i, err := last.Pick(p, 0)
 	require.NoError(t, err)
@@ -109,7 +109,8 @@ func TestBestIsFirstMinimum(t *testing.T) {
 			p := genPool(r, []int{3, 16, 200}[r.IntN(3)])
 			var pool strategy.Pool = p
 			if r.IntN(2) == 0 {
-				pool = strategy.Loads(p.loads)
+				l := strategy.Loads(p.loads)
+				pool = &l
 			}
 			got, err := b.Pick(pool, r.Uint64())
 			if err != nil {
@@ -139,7 +140,7 @@ func TestBestEvensOut(t *testing.T) {
 		loads := make(strategy.Loads, n)
 		for round := 1; round <= 3; round++ {
 			for range n {
-				i, err := b.Pick(loads, 0)
+				i, err := b.Pick(&loads, 0)
 				require.NoError(t, err)
 				loads[i]++
 			}
@@ -186,17 +187,37 @@ func TestNextAvailableIdleOrError(t *testing.T) {
 func TestNextAvailableSuite(t *testing.T) {
 	s := must(strategy.NewNextAvailable(rand.New(rand.NewPCG(1, 1))))
 	loads := strategy.Loads{1, 1, 1, 1}
-	_, err := s.Pick(loads, 0)
+	_, err := s.Pick(&loads, 0)
 	assert.ErrorIs(t, err, strategy.ErrNoAvailableWorkers)
 	loads[2] = 0
 	for range 10 {
-		i, err := s.Pick(loads, 0)
+		i, err := s.Pick(&loads, 0)
 		require.NoError(t, err)
 		assert.Equal(t, 2, i)
 	}
 	loads[2] = 1
-	_, err = s.Pick(loads, 0)
+	_, err = s.Pick(&loads, 0)
 	assert.ErrorIs(t, err, strategy.ErrNoAvailableWorkers)
+}
+
+// p2cDraw is the draw P2C documents: one 64-bit value split into two 32-bit halves, each
+// mapped to its range by Lemire's multiply-shift with rejection.
+func p2cDraw(r *rand.Rand, n int) (int, int) {
+	bounded := func(x, n uint32) int {
+		for {
+			m := uint64(x) * uint64(n)
+			if uint32(m) >= uint32((1<<32)%uint64(n)) {
+				return int(m >> 32)
+			}
+			x = r.Uint32()
+		}
+	}
+	x := r.Uint64()
+	i, j := bounded(uint32(x), uint32(n)), bounded(uint32(x>>32), uint32(n-1))
+	if j >= i {
+		j++
+	}
+	return i, j
 }
 
 // TestP2C: P2C draws two distinct workers exactly as specified and keeps the shorter
@@ -218,11 +239,7 @@ func TestP2C(t *testing.T) {
 				}
 				continue
 			}
-			i := twin.IntN(n)
-			j := twin.IntN(n - 1)
-			if j >= i {
-				j++
-			}
+			i, j := p2cDraw(twin, n)
 			want := i
 			if p.loads[j] < p.loads[i] {
 				want = j
@@ -242,7 +259,7 @@ func TestP2C(t *testing.T) {
 		}
 		return ""
 	})
-	one, err := must(strategy.NewP2C(rand.New(rand.NewPCG(1, 1)))).Pick(strategy.Loads{9}, 0)
+	one, err := must(strategy.NewP2C(rand.New(rand.NewPCG(1, 1)))).Pick(&strategy.Loads{9}, 0)
 	require.NoError(t, err)
 	assert.Equal(t, 0, one)
 }
@@ -254,7 +271,7 @@ func TestRandom(t *testing.T) {
 		s := must(strategy.NewRandom(a))
 		for step := range 50 {
 			n := 1 + r.IntN(100)
-			got, err := s.Pick(make(strategy.Loads, n), 0)
+			got, err := s.Pick(zeros(n), 0)
 			if want := twin.IntN(n); err != nil || got != want {
 				return fmt.Sprintf("step %d: Pick(n=%d) = %d, %v, want %d", step, n, got, err, want)
 			}
@@ -265,7 +282,7 @@ func TestRandom(t *testing.T) {
 		s := must(strategy.NewRandom(rand.New(rand.NewPCG(uint64(n), 9))))
 		hit := make([]bool, n)
 		for range 20 * n {
-			i, err := s.Pick(make(strategy.Loads, n), 0)
+			i, err := s.Pick(zeros(n), 0)
 			require.NoError(t, err)
 			hit[i] = true
 		}
@@ -277,7 +294,7 @@ func TestRandom(t *testing.T) {
 // workers in order, the next N repeat them, and Peek is stats' next_worker.
 func TestNextSequence(t *testing.T) {
 	s := strategy.NewNext()
-	p := make(strategy.Loads, 5)
+	p := zeros(5)
 	var got []int
 	for range 12 {
 		assert.Equal(t, len(got)%5, s.Peek(5))
@@ -288,7 +305,7 @@ func TestNextSequence(t *testing.T) {
 	assert.Equal(t, []int{0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1}, got)
 	assert.Equal(t, uint64(12), s.Picks())
 	// The pool shrinks to 3: the cycle continues from the same counter.
-	i, _ := s.Pick(make(strategy.Loads, 3), 0)
+	i, _ := s.Pick(zeros(3), 0)
 	assert.Equal(t, 12%3, i)
 	var zero strategy.Next
 	i, err := zero.Pick(p, 0)
@@ -305,7 +322,7 @@ func TestNextStrictUnderConcurrency(t *testing.T) {
 		g := 2 + r.IntN(7)
 		per := 1 + r.IntN(300)
 		s := strategy.NewNext()
-		p := make(strategy.Loads, n)
+		p := zeros(n)
 		counts := make([][]int, g)
 		var wg sync.WaitGroup
 		start := make(chan struct{})
@@ -353,7 +370,7 @@ func TestLocked(t *testing.T) {
 	a, twin := seededRand(rand.New(rand.NewPCG(5, 5)))
 	l := must(strategy.NewLocked(must(strategy.NewP2C(a))))
 	plain := must(strategy.NewP2C(twin))
-	p := strategy.Loads{4, 1, 3, 0, 2}
+	p := &strategy.Loads{4, 1, 3, 0, 2}
 	for range 100 {
 		x, err := l.Pick(p, 0)
 		require.NoError(t, err)
@@ -364,4 +381,59 @@ func TestLocked(t *testing.T) {
 	assert.True(t, custom.Allows(p, 0, 4), "a strategy without a Contract allows every worker")
 	assert.False(t, custom.Allows(p, 0, 5))
 	assert.True(t, custom.ConcurrentSafe())
+}
+
+// TestP2CDistribution: over workers with distinct loads, the worker of rank k (0 the least
+// loaded) is picked with probability 2(n-1-k)/(n(n-1)), the chance that it is drawn with a
+// more loaded partner. 200,000 seeded picks over 8 workers stay within 1.5% of it.
+func TestP2CDistribution(t *testing.T) {
+	const n, picks = 8, 200_000
+	loads := strategy.Loads{50, 10, 70, 0, 30, 60, 20, 40} // ranks 5 1 7 0 3 6 2 4
+	s := must(strategy.NewP2C(rand.New(rand.NewPCG(3, 3))))
+	counts := make([]int, n)
+	for range picks {
+		i, err := s.Pick(&loads, 0)
+		require.NoError(t, err)
+		counts[i]++
+	}
+	for i, l := range loads {
+		rank := l / 10
+		want := float64(picks) * 2 * float64(n-1-rank) / (n * (n - 1))
+		assert.InDelta(t, want, float64(counts[i]), 0.015*picks/n, "worker %d (rank %d): %v", i, rank, counts)
+	}
+}
+
+// hugePool is a pool of n workers whose loads are computed, for sizes no slice can hold.
+type hugePool struct{ n int }
+
+func (p *hugePool) Len() int           { return p.n }
+func (p *hugePool) QueueLen(i int) int { return int(uint64(i) * 0x9e3779b97f4a7c15 >> 60) }
+func (p *hugePool) Idle(i int) bool    { return false }
+
+// TestP2CHugePools exercises the rejection step of the draw (n = 3·2^30 rejects a quarter
+// of the 32-bit values) and the path for n >= 2^32.
+func TestP2CHugePools(t *testing.T) {
+	for _, n := range []int{3 << 30, 1<<32 - 1, 1 << 32, 1 << 40} {
+		a, twin := seededRand(rand.New(rand.NewPCG(uint64(n), 1)))
+		s := must(strategy.NewP2C(a))
+		p := &hugePool{n}
+		for range 2000 {
+			got, err := s.Pick(p, 0)
+			require.NoError(t, err)
+			var i, j int
+			if n > 1<<32-1 {
+				i, j = twin.IntN(n), twin.IntN(n-1)
+				if j >= i {
+					j++
+				}
+			} else {
+				i, j = p2cDraw(twin, n)
+			}
+			want := i
+			if p.QueueLen(j) < p.QueueLen(i) {
+				want = j
+			}
+			require.Equal(t, want, got, "n=%d", n)
+		}
+	}
 }

@@ -70,21 +70,23 @@ var (
 
 var errNilRand = errors.New("strategy: Rand must not be nil")
 
-// Loads is a [Pool] over a slice of queue lengths: worker i has Loads[i] jobs and is idle
-// when it has none. It implements [SlicePool].
+// Loads is a [Pool] over a slice of queue lengths: worker i has (*l)[i] jobs and is idle
+// when it has none. It implements [SlicePool]. Its methods have pointer receivers so that
+// passing &loads as a Pool allocates nothing (boxing a slice header would), and the pool
+// sees every later change to the slice.
 type Loads []int
 
-// Len returns len(l).
-func (l Loads) Len() int { return len(l) }
+// Len returns len(*l).
+func (l *Loads) Len() int { return len(*l) }
 
-// QueueLen returns l[i].
-func (l Loads) QueueLen(i int) int { return l[i] }
+// QueueLen returns (*l)[i].
+func (l *Loads) QueueLen(i int) int { return (*l)[i] }
 
-// Idle reports whether l[i] == 0.
-func (l Loads) Idle(i int) bool { return l[i] == 0 }
+// Idle reports whether (*l)[i] == 0.
+func (l *Loads) Idle(i int) bool { return (*l)[i] == 0 }
 
-// QueueLens returns l itself.
-func (l Loads) QueueLens() []int { return l }
+// QueueLens returns *l itself.
+func (l *Loads) QueueLens() []int { return *l }
 
 // Locked serialises a strategy that is owned by one goroutine (those drawing from a
 // *rand.Rand, which is not safe for concurrent use) so that it can be shared: every Pick
