@@ -18,6 +18,9 @@
 //     ConcurrentSafe, Pick from several goroutines at once returns indices in range (run
 //     with -race to make this meaningful). Skipped otherwise.
 //
+// [Check] runs the same properties without a *testing.T and returns their failures as one
+// error, as testing/fstest.TestFS does.
+//
 // The pools are generated from a fixed seed, so a run is reproducible. As with nettest,
 // the suite should produce no false positives but may produce false negatives: a passing
 // run is evidence, not proof. Run it under the race detector.
@@ -28,30 +31,65 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 
 	"github.com/dispatchlab/dispatchlab/strategy"
 )
 
-// Run checks the strategies that newStrategy returns. newStrategy is called once or twice
-// per property and must return a new strategy in the same initial state every time.
+// Run checks the strategies that newStrategy returns, one subtest per property.
+// newStrategy is called twice per property and must return a new strategy in the same
+// initial state every time.
 func Run(t *testing.T, newStrategy func() strategy.Strategy) {
 	t.Helper()
-	fresh := func(t *testing.T) strategy.Strategy {
-		t.Helper()
-		s := newStrategy()
-		if s == nil {
-			t.Fatal("the factory returned a nil Strategy")
-		}
-		return s
+	for _, prop := range properties {
+		t.Run(prop.name, func(t *testing.T) {
+			a, b := newStrategy(), newStrategy()
+			if a == nil || b == nil {
+				t.Fatal("the factory returned a nil Strategy")
+			}
+			switch err := prop.check(a, b); {
+			case errors.Is(err, errSkip):
+				t.Skip(err)
+			case err != nil:
+				t.Error(err)
+			}
+		})
 	}
-	t.Run("EmptyPool", func(t *testing.T) { testEmptyPool(t, fresh(t)) })
-	t.Run("InRange", func(t *testing.T) { testInRange(t, fresh(t)) })
-	t.Run("ReadsOnlyItsWorkers", func(t *testing.T) { testReads(t, fresh(t)) })
-	t.Run("Deterministic", func(t *testing.T) { testDeterministic(t, fresh(t), fresh(t)) })
-	t.Run("Contract", func(t *testing.T) { testContract(t, fresh(t), fresh(t)) })
-	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, fresh(t)) })
+}
+
+// Check is Run without a *testing.T, shaped like fstest.TestFS: it checks every property
+// and returns an error describing each that fails, or nil. Skipped properties (optional
+// capabilities that the strategy does not have) are not errors.
+func Check(newStrategy func() strategy.Strategy) error {
+	var errs []error
+	for _, prop := range properties {
+		a, b := newStrategy(), newStrategy()
+		if a == nil || b == nil {
+			return errors.New("strategytest: the factory returned a nil Strategy")
+		}
+		if err := prop.check(a, b); err != nil && !errors.Is(err, errSkip) {
+			errs = append(errs, fmt.Errorf("%s: %w", prop.name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// errSkip marks a property that does not apply to the strategy.
+var errSkip = errors.New("skipped")
+
+// properties lists the checks in order. Each gets two fresh strategies; most use one.
+var properties = []struct {
+	name  string
+	check func(s, twin strategy.Strategy) error
+}{
+	{"EmptyPool", func(s, _ strategy.Strategy) error { return checkEmptyPool(s) }},
+	{"InRange", func(s, _ strategy.Strategy) error { return checkInRange(s) }},
+	{"ReadsOnlyItsWorkers", func(s, _ strategy.Strategy) error { return checkReads(s) }},
+	{"Deterministic", checkDeterministic},
+	{"Contract", checkContract},
+	{"Concurrent", func(s, _ strategy.Strategy) error { return checkConcurrent(s) }},
 }
 
 // pool is a strategy.Pool that records calls outside its workers instead of panicking.
@@ -169,53 +207,56 @@ func checkResult(st step, r result) string {
 	return ""
 }
 
-func testEmptyPool(t *testing.T, s strategy.Strategy) {
+func checkEmptyPool(s strategy.Strategy) error {
 	for _, key := range []uint64{0, 1, 42, math.MaxUint64} {
 		p := &pool{}
 		i, err := s.Pick(p, key)
-		if !errors.Is(err, strategy.ErrNoWorkers) {
-			t.Errorf("Pick(empty pool, key %#x) error = %v, want ErrNoWorkers", key, err)
-		}
-		if i != -1 {
-			t.Errorf("Pick(empty pool, key %#x) = %d, want -1", key, i)
-		}
-		if len(p.bad) > 0 {
-			t.Errorf("Pick(empty pool) read workers: %v", p.bad)
+		switch {
+		case !errors.Is(err, strategy.ErrNoWorkers):
+			return fmt.Errorf("Pick(empty pool, key %#x) error = %v, want ErrNoWorkers", key, err)
+		case i != -1:
+			return fmt.Errorf("Pick(empty pool, key %#x) = %d, want -1", key, i)
+		case len(p.bad) > 0:
+			return fmt.Errorf("Pick(empty pool) read workers: %v", p.bad)
 		}
 	}
+	return nil
 }
 
-func testInRange(t *testing.T, s strategy.Strategy) {
+func checkInRange(s strategy.Strategy) error {
 	for k, st := range genSteps(1, 3000) {
 		if msg := checkResult(st, pick(s, st)); msg != "" {
-			t.Fatalf("step %d: %s", k, msg)
+			return fmt.Errorf("step %d: %s", k, msg)
 		}
 	}
+	return nil
 }
 
-func testReads(t *testing.T, s strategy.Strategy) {
+func checkReads(s strategy.Strategy) error {
 	for k, st := range genSteps(2, 2000) {
 		pick(s, st)
 		if len(st.p.bad) > 0 {
-			t.Fatalf("step %d: Pick read outside its %d workers: %v", k, st.p.Len(), st.p.bad)
+			return fmt.Errorf("step %d: Pick read outside its %d workers: %v", k, st.p.Len(), st.p.bad)
 		}
 	}
+	return nil
 }
 
-func testDeterministic(t *testing.T, a, b strategy.Strategy) {
+func checkDeterministic(a, b strategy.Strategy) error {
 	for k, st := range genSteps(3, 2000) {
 		ra, rb := pick(a, st), pick(b, st)
 		if ra.i != rb.i || !errors.Is(ra.err, rb.err) && !errors.Is(rb.err, ra.err) {
-			t.Fatalf("step %d: two fresh strategies disagree on Pick(%v, key %#x): %d, %v and %d, %v",
+			return fmt.Errorf("step %d: two fresh strategies disagree on Pick(%v, key %#x): %d, %v and %d, %v",
 				k, st.p, st.key, ra.i, ra.err, rb.i, rb.err)
 		}
 	}
+	return nil
 }
 
-func testContract(t *testing.T, s, twin strategy.Strategy) {
+func checkContract(s, twin strategy.Strategy) error {
 	c, ok := s.(strategy.Contract)
 	if !ok {
-		t.Skipf("%T does not implement strategy.Contract", s)
+		return fmt.Errorf("%w: %T does not implement strategy.Contract", errSkip, s)
 	}
 	var allowed []int
 	for k, st := range genSteps(4, 2000) {
@@ -228,43 +269,35 @@ func testContract(t *testing.T, s, twin strategy.Strategy) {
 		}
 		for _, i := range []int{-1, n} {
 			if c.Allows(st.p, st.key, i) {
-				t.Fatalf("step %d: Allows(%v, key %#x, %d) = true for a worker out of range", k, st.p, st.key, i)
+				return fmt.Errorf("step %d: Allows(%v, key %#x, %d) = true for a worker out of range", k, st.p, st.key, i)
 			}
 		}
 		r := pick(s, st)
 		if msg := checkResult(st, r); msg != "" {
-			t.Fatalf("step %d: %s", k, msg)
+			return fmt.Errorf("step %d: %s", k, msg)
 		}
 		switch {
 		case r.err != nil && len(allowed) > 0:
-			t.Fatalf("step %d: Pick(%v, key %#x) failed with %v but Allows admits workers %v", k, st.p, st.key, r.err, allowed)
-		case r.err == nil && !contains(allowed, r.i):
-			t.Fatalf("step %d: Pick(%v, key %#x) = %d, which Allows excludes (allowed %v)", k, st.p, st.key, r.i, allowed)
+			return fmt.Errorf("step %d: Pick(%v, key %#x) failed with %v but Allows admits workers %v", k, st.p, st.key, r.err, allowed)
+		case r.err == nil && !slices.Contains(allowed, r.i):
+			return fmt.Errorf("step %d: Pick(%v, key %#x) = %d, which Allows excludes (allowed %v)", k, st.p, st.key, r.i, allowed)
 		}
 		// A twin that never calls Allows must pick the same: Allows changes no state.
 		if rt := pick(twin, st); rt.i != r.i {
-			t.Fatalf("step %d: calling Allows changed the next Pick(%v, key %#x): %d, without Allows %d", k, st.p, st.key, r.i, rt.i)
+			return fmt.Errorf("step %d: calling Allows changed the next Pick(%v, key %#x): %d, without Allows %d", k, st.p, st.key, r.i, rt.i)
 		}
 	}
+	return nil
 }
 
-func contains(xs []int, x int) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
-}
-
-func testConcurrent(t *testing.T, s strategy.Strategy) {
+func checkConcurrent(s strategy.Strategy) error {
 	c, ok := s.(strategy.Concurrent)
 	if !ok || !c.ConcurrentSafe() {
-		t.Skipf("%T does not report itself safe for concurrent use", s)
+		return fmt.Errorf("%w: %T does not report itself safe for concurrent use", errSkip, s)
 	}
 	const goroutines, picks = 8, 500
 	steps := genSteps(5, picks)
-	errs := make(chan string, goroutines)
+	errs := make(chan error, goroutines)
 	var wg sync.WaitGroup
 	for g := range goroutines {
 		wg.Add(1)
@@ -274,7 +307,7 @@ func testConcurrent(t *testing.T, s strategy.Strategy) {
 			for k, st := range steps {
 				own := step{p: &pool{loads: st.p.loads, idle: st.p.idle}, key: st.key}
 				if msg := checkResult(own, pick(s, own)); msg != "" {
-					errs <- fmt.Sprintf("goroutine %d, step %d: %s", g, k, msg)
+					errs <- fmt.Errorf("goroutine %d, step %d: %s", g, k, msg)
 					return
 				}
 			}
@@ -282,7 +315,5 @@ func testConcurrent(t *testing.T, s strategy.Strategy) {
 	}
 	wg.Wait()
 	close(errs)
-	for msg := range errs {
-		t.Error(msg)
-	}
+	return <-errs // the first, or nil
 }
