@@ -80,19 +80,26 @@ func TestJumpHashMatchesGoJump(t *testing.T) {
 }
 
 // TestJumpHashLargeN: beyond int32, where go-jump truncates its answer, JumpHash stays in
-// range and keeps the consistency property.
+// range, keeps the consistency property, and stays uniform: about half the keys land in
+// the upper half of the buckets, up to n = MaxInt.
 func TestJumpHashLargeN(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for _, n := range []int{math.MaxInt32 + 1, 1 << 40, 1<<53 + 1, math.MaxInt - 1, math.MaxInt} {
-		for range 200 {
+		upper := 0
+		const keys = 2000
+		for range keys {
 			key := r.Uint64()
 			b := strategy.JumpHash(key, n)
 			require.True(t, 0 <= b && b < n, "JumpHash(%#x, %d) = %d", key, n, b)
+			if b >= n/2 {
+				upper++
+			}
 			if n < math.MaxInt {
 				grown := strategy.JumpHash(key, n+1)
 				require.True(t, grown == b || grown == n, "JumpHash(%#x, %d→%d): %d→%d", key, n, n+1, b, grown)
 			}
 		}
+		assert.InDelta(t, keys/2, upper, 0.05*keys, "n=%d: %d of %d keys in the upper half", n, upper, keys)
 	}
 }
 

@@ -16,6 +16,10 @@ import (
 // alive with an empty mailbox and no current task.
 //
 // A strategy calls QueueLen and Idle only with 0 <= i < Len(), and only during Pick.
+//
+// Pick allocates nothing, but converting a value to a Pool may: pass a pointer (or another
+// pointer-shaped value), as in best.Pick(&loads, key), rather than a slice or a struct,
+// whose boxing allocates on every call.
 type Pool interface {
 	Len() int
 	QueueLen(i int) int
