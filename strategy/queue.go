@@ -230,7 +230,8 @@ func (q *Queue) Cancel(t Ticket) bool {
 // Dead reports that worker w has died. If a ticket held it, Dead returns that ticket and
 // true, so that the caller can report the death to its holder; an idle worker simply
 // leaves the idle set. A dead worker is down until it reports Ready (a supervisor
-// restart). It is an error if w is out of range or already down.
+// restart), so the holder told of the death must not return w with Ready itself. It is an
+// error if w is out of range or already down.
 func (q *Queue) Dead(w int) (Ticket, bool, error) {
 	if err := q.check(w); err != nil {
 		return 0, false, err
