@@ -205,8 +205,8 @@ func (*NextAvailable) Allows(p Pool, _ uint64, i int) bool {
 // [Best] herds onto one worker (Mitzenmacher 2000). It never picks a worker whose queue is
 // strictly longer than every other worker's.
 //
-// Cost: one 64-bit random draw and two QueueLen reads, independent of n. Concurrency: owned by
-// one goroutine at a time; wrap it with [NewLocked] to share it.
+// Cost: one 64-bit random draw and two QueueLen reads, independent of n. Concurrency:
+// owned by one goroutine at a time; wrap it with [NewLocked] to share it.
 type P2C struct{ r *rand.Rand }
 
 // NewP2C returns a P2C drawing from r. A nil r is an error.
