@@ -525,14 +525,17 @@ func (p *part) take(now time.Time) Token {
 	p.inFlight++
 	p.seq++
 	var i int32
-	if p.free != 0 {
+	switch n := len(p.slots); {
+	case p.free != 0:
 		i = p.free - 1
 		p.free = p.slots[i].next
-	} else {
-		p.slots = append(p.slots, slot{})
-		i = int32(len(p.slots) - 1)
+	case n < cap(p.slots):
+		p.slots, i = p.slots[:n+1], int32(n) // reuse the capacity: no zeroing pass
+	default:
+		p.slots, i = append(p.slots, slot{}), int32(n)
 	}
-	p.slots[i] = slot{seq: p.seq, inFlight: int32(p.inFlight), at: now}
+	sl := &p.slots[i]
+	sl.seq, sl.next, sl.inFlight, sl.at = p.seq, 0, int32(p.inFlight), now
 	p.touch(now)
 	return Token{p: p, seq: p.seq, slot: i}
 }

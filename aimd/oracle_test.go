@@ -15,7 +15,7 @@ import (
 )
 
 var (
-	trials = flag.Int("trials", 2000, "gopter trials for the properties (use 100000 to explore)")
+	trials = flag.Int("trials", 5000, "gopter trials for the properties (use 100000 to explore)")
 	seed   = flag.Int64("seed", 1, "gopter seed; CI pins it, change it to explore")
 )
 

@@ -134,6 +134,21 @@ func TestVegasNetflixVectors(t *testing.T) {
 			{10 * ms, 512, false, 512}, {50 * ms, 513, false, 511},
 		})
 	})
+	t.Run("queue thresholds", func(t *testing.T) {
+		// limit 10, no-load 10ms: queue = ⌈10·(1 − 10ms/rtt)⌉; threshold 1, alpha 3, beta 6
+		for _, c := range []struct {
+			rtt         time.Duration
+			queue, want int
+		}{
+			{10500 * time.Microsecond, 1, 16}, // queue <= threshold: + beta
+			{12 * ms, 2, 11},                  // queue < alpha: + L
+			{14 * ms, 3, 10},                  // alpha <= queue <= beta: steady
+			{22 * ms, 6, 10},                  //
+			{28 * ms, 7, 9},                   // queue > beta: − L
+		} {
+			runAlg(t, vegas(test), []vstep{{10 * ms, 10, false, 10}, {c.rtt, 10, false, c.want}})
+		}
+	})
 	t.Run("drop and app-limited", func(t *testing.T) {
 		runAlg(t, vegas(test), []vstep{
 			{10 * ms, 10, false, 10}, // first sample: the no-load RTT
