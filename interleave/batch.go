@@ -39,7 +39,7 @@ func Batch[T any, K comparable](pending []T, key func(T) K, quantum, size int) (
 // per-key caps. It also reports what the selection cost in a [BatchStats].
 func BatchWith[T any, K comparable](pending []T, key func(T) K, c BatchConfig[K]) ([]T, BatchStats, error) {
 	var iv Interleaver[T, K]
-	return iv.AppendBatch(nil, pending, key, c)
+	return iv.AppendBatch(make([]T, 0, min(max(c.Size, 0), len(pending))), pending, key, c)
 }
 
 // BatchConfig configures [BatchWith] and [Interleaver.AppendBatch].

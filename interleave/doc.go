@@ -75,10 +75,11 @@
 //     key gets exactly min(quantum_k, cap_k, count_k) items when those sum to at most size;
 //     no key exceeds its cap; the top-up takes exactly the oldest items that phase 1 left and
 //     caps allow.
-//   - Decayed fairness: the least-decayed key is served first with the full fair share. In
-//     the tests, a quiet key whose arrivals stay within ⌊cap/N⌋ per tick, among keys that
-//     always want more, is admitted in every tick after the first and never holds more than
-//     one tick's arrivals, for half-lives from 1/16 of the tick interval up; with half-lives
+//   - Decayed fairness: the least-decayed key is served first with the full fair share. A
+//     quiet key whose arrivals stay within ⌊cap/N⌋ per tick, among keys that always want
+//     more, is never passed over in two consecutive ticks and never holds more than one
+//     tick's share; this is a tested property (random caps, key counts, tick gaps, claim
+//     orders), not a proof, for half-lives from 1/64 of the tick interval up. With half-lives
 //     so short that counts decay to 0 between ticks, the order is the caller's claim order.
 //   - Determinism: the same inputs give the same outputs bit for bit; no map iteration order
 //     reaches a result, and ties break by first appearance or the caller's order.
