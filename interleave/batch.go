@@ -90,8 +90,9 @@ type BatchStats struct {
 }
 
 // Validate reports why c cannot be used, or nil. Errors name the field and the value, for
-// example "interleave: Quantum must be >= 1, got 0". Per-key values returned by QuantumOf,
-// Cap and Time.Consumed are checked when a batch is selected.
+// example "interleave: Quantum must be >= 1, got 0". The values QuantumOf, Cap and
+// Time.Consumed return are checked as the scan examines each key; keys the scan never
+// reaches (after an early stop, or with Size 0) are not asked.
 func (c BatchConfig[K]) Validate() error {
 	switch {
 	case c.Size < 0:

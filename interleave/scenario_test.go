@@ -362,7 +362,10 @@ func checkTick(r *tickRecord) string {
 	n := len(r.keys)
 	fair := r.perKey
 	if r.cap > 0 {
-		fair = (r.cap + n - 1) / n
+		fair = r.cap / n
+		if r.cap%n != 0 {
+			fair++
+		}
 	}
 	// Pass 1 serves keys in non-decreasing decayed count, each at most once, with the
 	// budget the definition gives; pass 2 calls only keys that used their whole share.
