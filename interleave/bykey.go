@@ -42,14 +42,14 @@ type Interleaver[T any, K comparable] struct {
 	peak  int       // most keys the map has held since it was made
 	small int       // consecutive calls that used under peak/8 keys
 
-	gid   []int // item -> group id
-	count []int // group id -> number of items
-	begin []int // group id -> first position of the group in order
-	order []int // item indices grouped by key, FIFO within a key
-	perm  []int // the output permutation, as indices into items
-	work  []int // round-robin active list, or the weighted heap
-	next  []int // group id -> items of the group emitted so far (weighted)
-	wt    []int // group id -> weight (weighted)
+	gid   []int       // item -> group id
+	count []int       // group id -> number of items
+	begin []int       // group id -> first position of the group in order
+	order []int       // item indices grouped by key, FIFO within a key
+	perm  []int       // the output permutation, as indices into items
+	work  []int       // round-robin active list
+	heap  []heapEntry // weighted heap
+	wt    []int       // group id -> weight (weighted)
 
 	b batchState
 }
@@ -73,7 +73,12 @@ func (iv *Interleaver[T, K]) AppendByKeyIndex(dst []int, items []T, key func(T) 
 // byKey leaves the round-robin permutation of items in iv.perm.
 func (iv *Interleaver[T, K]) byKey(items []T, key func(T) K) {
 	iv.group(items, key)
-	n, groups := len(items), len(iv.keys)
+	iv.roundRobin()
+}
+
+// roundRobin leaves in iv.perm the round-robin order of the groups iv.group built.
+func (iv *Interleaver[T, K]) roundRobin() {
+	n, groups := len(iv.gid), len(iv.keys)
 	iv.perm = resize(iv.perm, n)
 	// The active list holds the groups that still have items, in first-appearance order;
 	// round r emits the r-th item of each and drops the groups it exhausts, so the whole

@@ -178,7 +178,18 @@ func TestBatchEarlyExit(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "AABB", keyString(keys, seqs(got)))
 	assert.Equal(t, interleave.BatchStats{Scanned: 4, Keys: 2, Phase1: 4}, stats)
-	assert.Equal(t, 4, calls)
+	assert.Equal(t, len(keys), calls, "keys are computed in blocks of 128")
+	// Keys past the stopping point are never configured: a Cap that rejects C is not asked.
+	_, stats, err = interleave.BatchWith(itemsOf(keys), keyOf, interleave.BatchConfig[int]{
+		Size: 4, Quantum: 2, Cap: func(k int) int {
+			if k == 'C' {
+				return -1
+			}
+			return 5
+		},
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 2, stats.Keys)
 	// A leading key with cap 0 is saturated at once.
 	_, stats, err = interleave.BatchWith(itemsOf(letters("XAAYZ")), keyOf, interleave.BatchConfig[int]{
 		Size: 2, Quantum: 2, Cap: func(k int) int { return map[int]int{'X': 0, 'A': 5}[k] },

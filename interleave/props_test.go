@@ -98,7 +98,8 @@ func TestBatchProperties(t *testing.T) {
 
 // TestBatchScanIsOnePrefix checks the cost claim on a large backlog: with keys spread
 // uniformly, the scan stops once the first keys have filled their quanta, far short of the
-// backlog, and the key function is called once per scanned item.
+// backlog, and the key function is called once per scanned item (and for fewer than 128
+// items after them, as keys are computed in blocks).
 func TestBatchScanIsOnePrefix(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 7))
 	keys := make([]int, 200_000)
@@ -111,7 +112,7 @@ func TestBatchScanIsOnePrefix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 500 || stats.Phase1 != 500 || calls != stats.Scanned {
+	if len(got) != 500 || stats.Phase1 != 500 || calls < stats.Scanned || calls >= stats.Scanned+128 {
 		t.Fatalf("len %d, stats %+v, key calls %d", len(got), stats, calls)
 	}
 	// The 10th key to appear reaches its 50th item near position 50·1000.

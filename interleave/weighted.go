@@ -62,56 +62,68 @@ func (iv *Interleaver[T, K]) weighted(items []T, key func(T) K, weight func(K) i
 	iv.group(items, key)
 	groups := len(iv.keys)
 	iv.wt = resize(iv.wt, groups)
+	equal := true
 	for g, k := range iv.keys {
 		w := weight(k)
 		if w < 1 {
 			return fmt.Errorf("interleave: weight must be >= 1, got %d for key %v", w, k)
 		}
 		iv.wt[g] = w
+		equal = equal && w == iv.wt[0]
 	}
-	iv.next = resize(iv.next, groups)
-	clear(iv.next)
-	// A binary min-heap of the groups that still have items, ordered by the virtual time of
-	// their next item. Initially every group's next item is its first, at 1/(2w).
-	h := resize(iv.work, groups)
-	for g := range h {
-		h[g] = g
+	if equal { // equal virtual times per round: exactly the round robin, in O(n)
+		iv.roundRobin()
+		return nil
+	}
+	// A binary min-heap of the groups that still have items, ordered by the virtual time
+	// (2j+1)/(2w) of their next item j; entries carry 2j+1 and w so that comparisons touch
+	// only the heap. Initially every group's next item is its first.
+	h := iv.heap[:0]
+	for g := range groups {
+		h = append(h, heapEntry{num: 1, w: uint64(iv.wt[g]), g: g})
 	}
 	for i := groups/2 - 1; i >= 0; i-- {
-		iv.siftDown(h, i)
+		siftDown(h, i)
 	}
 	iv.perm = resize(iv.perm, len(items))
 	for out := range iv.perm {
-		g := h[0]
-		iv.perm[out] = iv.order[iv.begin[g]+iv.next[g]]
-		iv.next[g]++
-		if iv.next[g] == iv.count[g] {
+		top := &h[0]
+		j := int(top.num / 2)
+		iv.perm[out] = iv.order[iv.begin[top.g]+j]
+		if j+1 == iv.count[top.g] {
 			last := len(h) - 1
 			h[0] = h[last]
 			h = h[:last]
+		} else {
+			top.num += 2
 		}
-		iv.siftDown(h, 0)
+		siftDown(h, 0)
 	}
-	iv.work = h
+	iv.heap = h
 	return nil
 }
 
-// before reports whether group a's next item comes before group b's: (2j_a+1)/w_a <
-// (2j_b+1)/w_b, compared exactly as (2j_a+1)·w_b < (2j_b+1)·w_a in 128 bits, with ties to
-// the group that appeared first.
-func (iv *Interleaver[T, K]) before(a, b int) bool {
-	ah, al := bits.Mul64(uint64(2*iv.next[a]+1), uint64(iv.wt[b]))
-	bh, bl := bits.Mul64(uint64(2*iv.next[b]+1), uint64(iv.wt[a]))
+// heapEntry is a group in the weighted heap: its next item's virtual time is num/(2w).
+type heapEntry struct {
+	num, w uint64
+	g      int
+}
+
+// before reports whether a's next item comes before b's: num_a/w_a < num_b/w_b, compared
+// exactly as num_a·w_b < num_b·w_a in 128 bits, with ties to the group that appeared first.
+func before(a, b *heapEntry) bool {
+	ah, al := bits.Mul64(a.num, b.w)
+	bh, bl := bits.Mul64(b.num, a.w)
 	if ah != bh {
 		return ah < bh
 	}
 	if al != bl {
 		return al < bl
 	}
-	return a < b
+	return a.g < b.g
 }
 
-func (iv *Interleaver[T, K]) siftDown(h []int, i int) {
+func siftDown(h []heapEntry, i int) {
 	n := len(h)
 	for {
 		l := 2*i + 1
@@ -119,10 +131,10 @@ func (iv *Interleaver[T, K]) siftDown(h []int, i int) {
 			return
 		}
 		m := l
-		if r := l + 1; r < n && iv.before(h[r], h[l]) {
+		if r := l + 1; r < n && before(&h[r], &h[l]) {
 			m = r
 		}
-		if !iv.before(h[m], h[i]) {
+		if !before(&h[m], &h[i]) {
 			return
 		}
 		h[i], h[m] = h[m], h[i]
