@@ -143,6 +143,11 @@ func TestTimeQuantaMatchesExact(t *testing.T) {
 				consumed[i] = time.Duration(r.Int64N(int64(time.Hour)))
 			}
 		}
+		if r.IntN(4) == 0 { // everyone consumed the same
+			for i := range consumed {
+				consumed[i] = shared
+			}
+		}
 		floor := time.Duration(1 + r.Int64N(int64(time.Second)))
 		size := r.IntN(2000)
 		got, err := interleave.TimeQuanta(nil, consumed, floor, size)
