@@ -125,9 +125,9 @@ func (d *Decayed[K]) admit(t int64, key K, n int) {
 		return
 	}
 	e := d.m[key]
-	// The seed clamps the exponent here because its database's exp() fails on underflow. In
-	// float64 the clamped term, at most stored·e^−700, is absorbed by n >= 1, so the clamp
-	// changes nothing and is kept only to mirror the seed's formula.
+	// The seed clamps the exponent here to prevent underflow. In float64 the clamped term,
+	// at most stored·e^−700, is absorbed by n >= 1, so the clamp changes nothing and is kept
+	// only to mirror the seed's formula.
 	e.stored = e.stored*math.Exp(max(-float64(t-e.at)*d.rate, -maxExponent)) + float64(n)
 	e.at = t
 	d.m[key] = e

@@ -52,16 +52,19 @@
 //
 // The differences from the seed: keys are ordered by first appearance rather than by an
 // unspecified SQL DISTINCT; the time-weighted fetch is cut at size where the seed may
-// overshoot it by part of a quantum; and the selection is one scan of pending that stops as
-// soon as the batch is decided, instead of one indexed query per key.
+// overshoot it by part of a quantum; time-weighted quanta normalise the weights before
+// summing, so N keys with equal consumption get exactly size/N (the seed's float sum can
+// give one less: 14 keys, size 700 gives 49 each); and the selection is one scan of pending
+// that stops as soon as the batch is decided, instead of one indexed query per key.
 //
 // [Decayed] is dispatch_policy 0.5's fairness (seed-systems.md §1.6): per-key admissions
 // decayed with a half-life, keys served least-decayed first, a tick budget split into fair
 // shares ⌈cap/N⌉, and a second pass that gives what is left to the keys that used their
-// whole share. It differs in two places: the exponent clamp is applied only where the seed
-// applies it (the admit update), because clamping when ranking keys freezes stale counts and
-// starves the keys that hold them; and time is a parameter with one clock per tracker, so
-// time going backwards is no time passing.
+// whole share. The seed's exponent clamp (exp(max(−Δt/τ, −700)), which it uses to prevent
+// underflow) is applied where the seed applies it, in the admit update, and deliberately not when ranking keys: a clamped count stops decaying at
+// stored·e^−700, so stale history would outrank fresh admissions and starve its key. Time is
+// a parameter with one clock per tracker, so time going backwards is no time passing, where
+// the seed clamps elapsed time per partition.
 //
 // # Guarantees
 //
@@ -93,7 +96,8 @@
 // round robin over pre-grouped items. Weighted: O(items·log keys). Batch: one map lookup per
 // scanned item and O(keys + size·quantum) scratch space, where the scan covers the prefix of
 // pending that decides the batch (all of it only when phase 1 falls short of size or quanta
-// are time-weighted); never O(quantum·keys) queries or O(pending·keys) work. Decayed.Tick:
+// are time-weighted); never O(quantum·keys) queries or O(pending·keys) work; keys are
+// computed 128 items at a time so that the independent map lookups overlap. Decayed.Tick:
 // O(N log N) for N keys plus the admit calls. MaxMinFair: O(n log n). PositionalUnfairness:
 // O(items + keys), or O(items·keys) with weights.
 //
