@@ -27,8 +27,9 @@ func AppendByKey[T any, K comparable](dst, items []T, key func(T) K) []T {
 
 // Interleaver holds the scratch buffers of the reordering and batching functions so that
 // repeated calls do not allocate once the buffers have grown to the largest input seen
-// (a dispatcher calls it once per tick). Its methods compute exactly what the package-level
-// functions of the same name compute.
+// (a dispatcher calls it once per tick). Its methods compute exactly what the corresponding
+// package-level functions compute: AppendByKey as ByKey, AppendWeighted as Weighted,
+// AppendBatch as BatchWith; the Index forms return positions in the input instead of items.
 //
 // The zero value is ready to use. An Interleaver is not safe for concurrent use: it belongs
 // to one goroutine, typically a dispatcher's tick loop, because its buffers are overwritten
