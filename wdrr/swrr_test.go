@@ -48,7 +48,7 @@ func TestNewSWRRErrors(t *testing.T) {
 			"wdrr: Weight must be in [1, 2147483647], got 0 (member 1)"},
 		{"negative weight", wdrr.SWRRConfig{}, []wdrr.Weighted[string]{w("a", -1)},
 			"wdrr: Weight must be in [1, 2147483647], got -1 (member 0)"},
-		{"huge weight", wdrr.SWRRConfig{}, []wdrr.Weighted[string]{w("a", wdrr.MaxWeight + 1)},
+		{"huge weight", wdrr.SWRRConfig{}, []wdrr.Weighted[string]{w("a", wdrr.MaxWeight+1)},
 			"wdrr: Weight must be in [1, 2147483647], got 2147483648 (member 0)"},
 		{"bad rule", wdrr.SWRRConfig{Rule: 9}, nil,
 			"wdrr: Rule must be DefaultRule, Nginx, DripDrop or Strict, got Rule(9)"},
