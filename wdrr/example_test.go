@@ -3,6 +3,7 @@ package wdrr_test
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/dispatchlab/dispatchlab/wdrr"
@@ -26,15 +27,15 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	// serve sends one request: it tries upstreams until one answers, and reports failures.
+	// serve sends one request: it tries upstreams until one answers, reporting failures.
 	serve := func(answers func(*upstream) bool) string {
 		var tried []string
 		for {
 			id, up, err := s.NextID(func(u *upstream) bool {
-				return !u.down && !strings.Contains(strings.Join(tried, " "), u.addr)
+				return !u.down && !slices.Contains(tried, u.addr)
 			})
-			if errors.Is(err, wdrr.ErrExhausted) {
-				return strings.Join(tried, " → ") + " → 502"
+			if errors.Is(err, wdrr.ErrExhausted) { // every upstream is down or tried
+				return strings.Join(append(tried, "502"), " → ")
 			}
 			tried = append(tried, up.addr)
 			if answers(up) {
