@@ -213,6 +213,8 @@ func (s *SWRR[T]) NextID(eligible func(T) bool) (ID, T, error) {
 // pick runs one scan and returns the winner's index, or -1 when none is eligible.
 func (s *SWRR[T]) pick(eligible func(T) bool) int {
 	switch {
+	case s.rule == DripDrop:
+		return pickDripDrop(s.vals, s.slots, eligible)
 	case s.rule != Nginx:
 		return s.pickTwoPass(eligible)
 	case eligible == nil:
@@ -283,9 +285,40 @@ func pickNginx[T any](vals []T, sl []slot, eligible func(T) bool) int {
 	return best
 }
 
+// pickDripDrop is pickNginx with DripDrop's tie order: among equal current weights the
+// larger static weight wins, then the earlier member. A nil eligible admits every member.
+func pickDripDrop[T any](vals []T, sl []slot, eligible func(T) bool) int {
+	sl = sl[:len(vals)]
+	best := -1
+	bestCur := int64(math.MinInt64)
+	var bestW int32
+	var total int64
+	for i := range vals {
+		if eligible != nil && !eligible(vals[i]) {
+			continue
+		}
+		p := &sl[i]
+		e := p.eff
+		c := p.cur + int64(e)
+		p.cur = c
+		total += int64(e)
+		if e < p.wt {
+			p.eff = e + 1
+		}
+		if c < bestCur || c == bestCur && p.wt <= bestW {
+			continue
+		}
+		bestCur, bestW, best = c, p.wt, i
+	}
+	if best >= 0 {
+		sl[best].cur -= total
+	}
+	return best
+}
+
 // pickTwoPass runs the rules that need the whole eligible set before they choose (Strict
-// needs the eligible count and total; DripDrop shares the code): pass one evaluates
-// eligibility and accrues, then the rule chooses, then eligible members recover. Recovery
+// needs the eligible count and total): pass one evaluates eligibility and accrues, then the
+// rule chooses, then eligible members recover. Recovery
 // comes last because Strict ranks members by the effective weight of this scan.
 func (s *SWRR[T]) pickTwoPass(eligible func(T) bool) int {
 	n := len(s.vals)
