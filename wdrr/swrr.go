@@ -128,8 +128,8 @@ type SWRR[T any] struct {
 	ids   []ID // strictly increasing: the insertion order
 	next  ID
 	rule  Rule
-	fails int32  // MaxFails, >= 1
-	ok    []bool // scratch for the two-pass rules (DripDrop, Strict)
+	fails int    // MaxFails, >= 1
+	ok    []bool // Strict's scratch, as long as vals' capacity, so Next never allocates
 }
 
 // NewSWRR returns an nginx-rule SWRR over members, in order: the members get IDs 0, 1, …
@@ -152,12 +152,9 @@ func NewSWRRWith[T any](c SWRRConfig, members ...Weighted[T]) (*SWRR[T], error) 
 			return nil, fmt.Errorf("%w (member %d)", err, i)
 		}
 	}
-	s := &SWRR[T]{rule: c.Rule, fails: 1}
+	s := &SWRR[T]{rule: c.Rule, fails: max(c.MaxFails, 1)}
 	if s.rule == DefaultRule {
 		s.rule = Nginx
-	}
-	if c.MaxFails > 0 {
-		s.fails = int32(min(c.MaxFails, math.MaxInt32))
 	}
 	n := len(members)
 	s.vals = make([]T, n)
@@ -169,7 +166,15 @@ func NewSWRRWith[T any](c SWRRConfig, members ...Weighted[T]) (*SWRR[T], error) 
 		s.ids[i] = ID(i)
 	}
 	s.next = ID(n)
+	s.growScratch()
 	return s, nil
+}
+
+// growScratch keeps Strict's scratch as long as the values' capacity.
+func (s *SWRR[T]) growScratch() {
+	if s.rule == Strict && len(s.ok) < cap(s.vals) {
+		s.ok = make([]bool, cap(s.vals))
+	}
 }
 
 func checkWeight(w int) error {
@@ -181,7 +186,7 @@ func checkWeight(w int) error {
 
 // Config returns the configuration in force, with DefaultRule resolved to Nginx.
 func (s *SWRR[T]) Config() SWRRConfig {
-	return SWRRConfig{Rule: s.rule, MaxFails: int(s.fails)}
+	return SWRRConfig{Rule: s.rule, MaxFails: s.fails}
 }
 
 // Len returns the number of members.
@@ -322,9 +327,6 @@ func pickDripDrop[T any](vals []T, sl []slot, eligible func(T) bool) int {
 // comes last because Strict ranks members by the effective weight of this scan.
 func (s *SWRR[T]) pickTwoPass(eligible func(T) bool) int {
 	n := len(s.vals)
-	if cap(s.ok) < n {
-		s.ok = make([]bool, n, cap(s.vals))
-	}
 	ok := s.ok[:n]
 	sl := s.slots[:n]
 	var total int64
@@ -367,6 +369,7 @@ func (s *SWRR[T]) Add(v T, weight int) (ID, error) {
 	s.vals = append(s.vals, v)
 	s.slots = append(s.slots, slot{eff: int32(weight), wt: int32(weight)})
 	s.ids = append(s.ids, id)
+	s.growScratch()
 	return id, nil
 }
 
@@ -439,7 +442,7 @@ func (s *SWRR[T]) Fail(id ID) error {
 		return err
 	}
 	p := &s.slots[i]
-	p.eff = max(0, p.eff-p.wt/s.fails)
+	p.eff = max(0, p.eff-int32(int(p.wt)/s.fails))
 	return nil
 }
 

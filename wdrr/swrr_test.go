@@ -271,3 +271,22 @@ func TestRuleString(t *testing.T) {
 func TestErrExhaustedIs(t *testing.T) {
 	assert.True(t, errors.Is(&wdrr.ExhaustedError[int]{}, wdrr.ErrExhausted))
 }
+
+// TestNextDoesNotAllocate: no rule allocates in Next, including after Adds grow the members.
+func TestNextDoesNotAllocate(t *testing.T) {
+	for _, rule := range []wdrr.Rule{wdrr.Nginx, wdrr.DripDrop, wdrr.Strict} {
+		s, _ := wdrr.NewSWRRWith(wdrr.SWRRConfig{Rule: rule}, w("a", 3), w("b", 2))
+		for i := range 40 {
+			_, err := s.Add(string(rune('c'+i%20)), 1+i%4)
+			require.NoError(t, err)
+		}
+		eligible := func(v string) bool { return v != "b" }
+		assert.Zero(t, testing.AllocsPerRun(100, func() { _, _ = s.Next(eligible) }), rule.String())
+		assert.Zero(t, testing.AllocsPerRun(100, func() { _, _ = s.Next(nil) }), rule.String())
+	}
+	s, _ := wdrr.NewSWRRWith(wdrr.SWRRConfig{MaxFails: 1 << 40}, w("a", 3))
+	assert.Equal(t, 1<<40, s.Config().MaxFails, "no clamping")
+	require.NoError(t, s.Fail(0))
+	m, _ := s.Member(0)
+	assert.Equal(t, 3, m.Effective, "Weight/MaxFails = 0: a failure costs nothing")
+}
