@@ -153,6 +153,24 @@ func checkInvariants[C any](p *Policy[C]) error {
 					return fmt.Errorf("gate %s: partition %q has %d in flight, over every holder's cap (max %d)", g.name, k, in, capOf[k])
 				}
 			}
+		case *AdaptiveGate[C]:
+			want := map[string]int{}
+			for _, n := range p.jobs {
+				if h := g.hold(n); h.ok {
+					if n.st != admitted {
+						return fmt.Errorf("gate %s: job %q in state %d holds a slot", g.name, n.job.ID, n.st)
+					}
+					want[h.key]++
+				}
+			}
+			if fmt.Sprint(want) != fmt.Sprint(g.inflight) {
+				return fmt.Errorf("gate %s: in flight %v, admitted jobs hold %v", g.name, g.inflight, want)
+			}
+			for k, n := range want {
+				if in := g.lim.InFlight(k); in != n {
+					return fmt.Errorf("gate %s: limiter counts %d in flight in %q, jobs hold %d", g.name, in, k, n)
+				}
+			}
 		case *GlobalCapGate[C]:
 			held := 0
 			for _, n := range p.jobs {

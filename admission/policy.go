@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/dispatchlab/dispatchlab/aimd"
 )
 
 // Order is the direction of priority.
@@ -107,17 +109,18 @@ type node[C any] struct {
 	primary    string
 	hasPrimary bool
 
-	// holds are the built-in gates' records of this job, by gate index: inline for the first
-	// four gates, so that admitting a job allocates nothing.
-	inline [4]hold
+	// holds are the holding gates' records of this job (concurrency, global cap, adaptive),
+	// by holding-gate index: inline for the first three, so that admitting a job allocates
+	// nothing in the usual pipelines.
+	inline [3]hold
 	more   map[int]*hold
 }
 
-// hold is a built-in gate's record of one job: the partition it charged, a token, and
-// whether the job holds it (set at commit, cleared at release).
+// hold is a holding gate's record of one job: its partition, an adaptive token, and whether
+// the job holds the gate (set at commit, cleared at release).
 type hold struct {
 	key string
-	tok uint64
+	tok aimd.Token
 	ok  bool
 }
 
@@ -218,9 +221,13 @@ func New[C any](c Config[C]) (*Policy[C], error) {
 			return nil, fmt.Errorf("admission: Gates[%d] (%s): gate is already used by another Policy", i, g.Name())
 		}
 	}
-	for i, g := range c.Gates {
+	holding := 0
+	for _, g := range c.Gates {
 		if b, ok := g.(binder); ok {
-			b.bind(i)
+			b.bind(holding)
+			if b.holds() {
+				holding++
+			}
 		}
 		gi := gateInfo[C]{g: g}
 		gi.t, _ = g.(Tracker[C])
@@ -231,8 +238,9 @@ func New[C any](c Config[C]) (*Policy[C], error) {
 
 // binder is implemented by built-in gates, which keep their per-job holds in the node.
 type binder interface {
-	bind(index int)
+	bind(slot int)
 	isBound() bool
+	holds() bool // whether the gate keeps a record per admitted job
 }
 
 // Stage adds a job at now. It reports false, with no error, when the job is deduplicated (its
@@ -700,7 +708,7 @@ func (p *Policy[C]) release(now time.Time, n *node[C], e End) {
 			t.Release(now, c, e)
 		}
 	}
-	n.inline = [4]hold{}
+	n.inline = [3]hold{}
 	n.more = nil
 }
 
