@@ -73,6 +73,9 @@ func newMachine(seed uint64) (*machine, error) {
 	if r.IntN(3) == 0 {
 		gates = append(gates, GlobalCap[tctx](1+r.IntN(4)))
 	}
+	if r.IntN(3) == 0 {
+		gates = append(gates, FairInterleave[tctx]())
+	}
 	if r.IntN(4) == 0 {
 		gates = append(gates, Serial(func(c tctx) string { return fmt.Sprint(c.Max % 2) }))
 	}
