@@ -58,10 +58,21 @@ func (b *gateBase[C]) key(c *Candidate[C]) string {
 	return c.Partition
 }
 
-// hold returns the gate's per-job record in c's node.
+// peek returns a copy of the gate's record in n, the zero hold if n has none.
+func (b *gateBase[C]) peek(n *node[C]) hold {
+	if n.holds == nil && n.more == nil {
+		return hold{}
+	}
+	return *b.hold(n)
+}
+
+// hold returns the gate's record in an admitted (or being admitted) job's node.
 func (b *gateBase[C]) hold(n *node[C]) *hold {
-	if b.index < len(n.inline) {
-		return &n.inline[b.index]
+	if b.index < len(n.holds) {
+		if n.holds == nil { // the policy assigns holds before Commit; this is a safety net
+			n.holds = new([3]hold)
+		}
+		return &n.holds[b.index]
 	}
 	if n.more == nil {
 		n.more = map[int]*hold{}
@@ -290,7 +301,6 @@ func (g *ConcurrencyGate[C]) Filter(now time.Time, batch []Candidate[C]) []Candi
 			if used < m { // no break: the next job may have a larger cap
 				used++
 				c.record(k)
-				g.hold(c.n).key = k
 				out = append(out, c)
 			}
 		}
@@ -300,9 +310,9 @@ func (g *ConcurrencyGate[C]) Filter(now time.Time, batch []Candidate[C]) []Candi
 }
 
 func (g *ConcurrencyGate[C]) Commit(now time.Time, admitted []Candidate[C]) {
-	for _, c := range admitted {
-		h := g.hold(c.n)
-		h.ok = true
+	for i := range admitted {
+		h := g.hold(admitted[i].n)
+		h.key, h.ok = g.key(&admitted[i]), true
 		g.inflight[h.key]++
 	}
 }
