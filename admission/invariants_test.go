@@ -1,0 +1,188 @@
+package admission
+
+import (
+	"fmt"
+)
+
+// checkInvariants verifies, from the policy's internals, everything it promises between
+// calls: conservation (every held job is in exactly one state, and the counts add up),
+// index consistency, dedupe consistency, and the built-in gates' counters matching the
+// admitted jobs that hold them. Every test calls it after every step.
+func checkInvariants[C any](p *Policy[C]) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var pendingN, delayedN, parkedN, admittedN, startedN int
+	perPart := map[*partition[C]][5]int{}
+	for id, n := range p.jobs {
+		if n.job.ID != id {
+			return fmt.Errorf("job %q is filed under %q", n.job.ID, id)
+		}
+		c := perPart[n.part]
+		switch n.st {
+		case pending:
+			pendingN++
+			c[0]++
+		case delayed:
+			delayedN++
+			c[1]++
+		case parked:
+			parkedN++
+			c[2]++
+		case admitted:
+			admittedN++
+			c[3]++
+			if n.started {
+				startedN++
+				c[4]++
+			}
+		default:
+			return fmt.Errorf("job %q is held in state %d", id, n.st)
+		}
+		perPart[n.part] = c
+		if k := n.job.DedupeKey; k != "" && p.dedupe[k] != id {
+			return fmt.Errorf("job %q holds dedupe key %q, filed for %q", id, k, p.dedupe[k])
+		}
+	}
+	for k, id := range p.dedupe {
+		if n := p.jobs[id]; n == nil || n.job.DedupeKey != k {
+			return fmt.Errorf("dedupe key %q names job %q, which does not hold it", k, id)
+		}
+	}
+	var completed uint64
+	for _, pt := range p.partList {
+		c := perPart[pt]
+		if c != [5]int{pt.pending, pt.delayed, pt.parked, pt.admitted, pt.started} {
+			return fmt.Errorf("partition %q counts %v, jobs say %v", pt.key, []int{pt.pending, pt.delayed, pt.parked, pt.admitted, pt.started}, c)
+		}
+		if pt.paused && pt.pending > 0 {
+			return fmt.Errorf("paused partition %q has %d pending jobs", pt.key, pt.pending)
+		}
+		completed += pt.completed
+		if len(pt.parkedJobs) != pt.parked {
+			return fmt.Errorf("partition %q lists %d parked jobs, counts %d", pt.key, len(pt.parkedJobs), pt.parked)
+		}
+		for _, n := range pt.parkedJobs {
+			if n.st != parked || n.part != pt {
+				return fmt.Errorf("partition %q lists job %q (state %d) as parked", pt.key, n.job.ID, n.st)
+			}
+		}
+	}
+	if admittedN != p.admittedN {
+		return fmt.Errorf("policy counts %d admitted, jobs say %d", p.admittedN, admittedN)
+	}
+	if got := uint64(len(p.jobs)) + completed; got != p.staged {
+		return fmt.Errorf("staged %d but held %d + completed %d", p.staged, len(p.jobs), completed)
+	}
+	if completed != p.completedN+p.expiredN {
+		return fmt.Errorf("completed %d by partition, %d + %d expired by policy", completed, p.completedN, p.expiredN)
+	}
+	// The policy order holds exactly the pending jobs, in (priority, seq) order.
+	seen, prev := 0, (*node[C])(nil)
+	var err error
+	p.ord.each(func(n *node[C]) bool {
+		seen++
+		if n.st != pending {
+			err = fmt.Errorf("order holds job %q in state %d", n.job.ID, n.st)
+			return false
+		}
+		if prev != nil && (p.ord.before(n.job.Priority, prev.job.Priority) || (n.job.Priority == prev.job.Priority && n.seq < prev.seq)) {
+			err = fmt.Errorf("order has %q before %q", prev.job.ID, n.job.ID)
+			return false
+		}
+		prev = n
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	if seen != pendingN || p.ord.len() != pendingN {
+		return fmt.Errorf("order holds %d (len %d), %d pending", seen, p.ord.len(), pendingN)
+	}
+	keyed, ring := 0, 0
+	for k, rk := range p.keys {
+		if rk.ord.len() == 0 || !rk.inRing {
+			return fmt.Errorf("round-robin key %q is empty or off the ring", k)
+		}
+		keyed += rk.ord.len()
+	}
+	if rk := p.ring; rk != nil {
+		for {
+			ring++
+			if rk = rk.next; rk == p.ring {
+				break
+			}
+		}
+	}
+	if ring != len(p.keys) || ring != p.ringLen {
+		return fmt.Errorf("ring has %d keys (len %d), %d keys pending", ring, p.ringLen, len(p.keys))
+	}
+	wantKeyed := 0
+	for _, n := range p.jobs {
+		if n.st == pending && n.job.RoundRobinKey != "" {
+			wantKeyed++
+		}
+	}
+	if keyed != wantKeyed {
+		return fmt.Errorf("key orders hold %d jobs, %d pending have keys", keyed, wantKeyed)
+	}
+	// Built-in trackers: counters equal the admitted jobs holding them.
+	for i := range p.gates {
+		switch g := p.gates[i].g.(type) {
+		case *ConcurrencyGate[C]:
+			want := map[string]int{}
+			for _, n := range p.jobs {
+				if h := g.peek(n); n.st == admitted && h.ok {
+					want[h.key]++
+				} else if h.ok {
+					return fmt.Errorf("gate %s: job %q in state %d holds a slot", g.name, n.job.ID, n.st)
+				}
+			}
+			if fmt.Sprint(want) != fmt.Sprint(g.inflight) {
+				return fmt.Errorf("gate %s: in flight %v, admitted jobs hold %v", g.name, g.inflight, want)
+			}
+			// Caps are per job and checked at admission, so the count never exceeds the
+			// largest cap among the jobs holding the partition (the latest admitted holder
+			// saw the count below its own cap, and only releases followed).
+			capOf := map[string]int{}
+			for _, n := range p.jobs {
+				if h := g.peek(n); h.ok {
+					capOf[h.key] = max(capOf[h.key], g.max(n.job.Context))
+				}
+			}
+			for k, in := range g.inflight {
+				if in > capOf[k] {
+					return fmt.Errorf("gate %s: partition %q has %d in flight, over every holder's cap (max %d)", g.name, k, in, capOf[k])
+				}
+			}
+		case *AdaptiveGate[C]:
+			want := map[string]int{}
+			for _, n := range p.jobs {
+				if h := g.peek(n); h.ok {
+					if n.st != admitted {
+						return fmt.Errorf("gate %s: job %q in state %d holds a slot", g.name, n.job.ID, n.st)
+					}
+					want[h.key]++
+				}
+			}
+			if fmt.Sprint(want) != fmt.Sprint(g.inflight) {
+				return fmt.Errorf("gate %s: in flight %v, admitted jobs hold %v", g.name, g.inflight, want)
+			}
+			for k, n := range want {
+				if in := g.lim.InFlight(k); in != n {
+					return fmt.Errorf("gate %s: limiter counts %d in flight in %q, jobs hold %d", g.name, in, k, n)
+				}
+			}
+		case *GlobalCapGate[C]:
+			held := 0
+			for _, n := range p.jobs {
+				if g.peek(n).ok {
+					held++
+				}
+			}
+			if held != g.inflight || g.inflight > g.max || g.inflight < 0 {
+				return fmt.Errorf("gate %s: in flight %d (max %d), %d jobs hold it", g.name, g.inflight, g.max, held)
+			}
+		}
+	}
+	return nil
+}
