@@ -3,6 +3,7 @@ module github.com/dispatchlab/dispatchlab
 go 1.24.0
 
 require (
+	github.com/dgryski/go-jump v0.0.0-20170409065014-e1f439676b57
 	github.com/leanovate/gopter v0.2.11
 	github.com/stretchr/testify v1.12.1
 	golang.org/x/time v0.14.0

@@ -24,12 +24,13 @@ func PartitionBy[C any](by func(C) string) Option[C] { return func(b *gateBase[C
 // are values rather than functions of the context.
 func Const[C, V any](v V) func(C) V { return func(C) V { return v } }
 
-// gateBase is what every built-in gate shares: its name, its index in the policy (where its
-// per-job holds live), its partition function, and its error count.
+// gateBase is what every built-in gate shares: its name, its hold slot in the policy's job
+// records (for gates that hold), its partition function, and its error count.
 type gateBase[C any] struct {
 	name   string
 	index  int
 	bound  bool
+	holder bool
 	by     func(C) string
 	errors uint64
 	last   string
@@ -38,8 +39,9 @@ type gateBase[C any] struct {
 
 func (b *gateBase[C]) Name() string { return b.name }
 
-func (b *gateBase[C]) bind(i int)    { b.index, b.bound = i, true }
+func (b *gateBase[C]) bind(slot int) { b.index, b.bound = slot, true }
 func (b *gateBase[C]) isBound() bool { return b.bound }
+func (b *gateBase[C]) holds() bool   { return b.holder }
 
 func (b *gateBase[C]) apply(kind string, opts []Option[C]) {
 	b.name = kind
@@ -56,10 +58,21 @@ func (b *gateBase[C]) key(c *Candidate[C]) string {
 	return c.Partition
 }
 
-// hold returns the gate's per-job record in c's node.
+// peek returns a copy of the gate's record in n, the zero hold if n has none.
+func (b *gateBase[C]) peek(n *node[C]) hold {
+	if n.holds == nil && n.more == nil {
+		return hold{}
+	}
+	return *b.hold(n)
+}
+
+// hold returns the gate's record in an admitted (or being admitted) job's node.
 func (b *gateBase[C]) hold(n *node[C]) *hold {
-	if b.index < len(n.inline) {
-		return &n.inline[b.index]
+	if b.index < len(n.holds) {
+		if n.holds == nil { // the policy assigns holds before Commit; this is a safety net
+			n.holds = new([3]hold)
+		}
+		return &n.holds[b.index]
 	}
 	if n.more == nil {
 		n.more = map[int]*hold{}
@@ -176,7 +189,6 @@ func (g *ThrottleGate[C]) Filter(now time.Time, batch []Candidate[C]) []Candidat
 		n := min(int(math.Floor(tk)), len(jobs))
 		for _, c := range jobs[:n] {
 			c.record(k)
-			g.hold(c.n).key = k
 			out = append(out, c)
 		}
 		g.passed[k] += n
@@ -196,8 +208,8 @@ func (g *ThrottleGate[C]) Commit(now time.Time, admitted []Candidate[C]) {
 			}
 		}
 	} else {
-		for _, c := range admitted {
-			k := g.hold(c.n).key
+		for i := range admitted {
+			k := g.key(&admitted[i])
 			if g.charge[k] == 0 {
 				g.chargeKeys = append(g.chargeKeys, k)
 			}
@@ -250,13 +262,13 @@ type ConcurrencyGate[C any] struct {
 	gateBase[C]
 	max      func(C) int
 	inflight map[string]int
-	tent     map[string]int
 	out      []Candidate[C]
 }
 
 // Concurrency returns a concurrency gate with per-job cap max.
 func Concurrency[C any](max func(C) int, opts ...Option[C]) *ConcurrencyGate[C] {
-	g := &ConcurrencyGate[C]{max: max, inflight: map[string]int{}, tent: map[string]int{}}
+	g := &ConcurrencyGate[C]{max: max, inflight: map[string]int{}}
+	g.holder = true
 	g.apply("concurrency", opts)
 	return g
 }
@@ -277,7 +289,6 @@ func (g *ConcurrencyGate[C]) validate() error {
 
 func (g *ConcurrencyGate[C]) Filter(now time.Time, batch []Candidate[C]) []Candidate[C] {
 	g.grp.group(batch, g.key)
-	clear(g.tent)
 	out := g.out[:0]
 	for gi, k := range g.grp.keys {
 		used := g.inflight[k]
@@ -290,7 +301,6 @@ func (g *ConcurrencyGate[C]) Filter(now time.Time, batch []Candidate[C]) []Candi
 			if used < m { // no break: the next job may have a larger cap
 				used++
 				c.record(k)
-				g.hold(c.n).key = k
 				out = append(out, c)
 			}
 		}
@@ -300,9 +310,9 @@ func (g *ConcurrencyGate[C]) Filter(now time.Time, batch []Candidate[C]) []Candi
 }
 
 func (g *ConcurrencyGate[C]) Commit(now time.Time, admitted []Candidate[C]) {
-	for _, c := range admitted {
-		h := g.hold(c.n)
-		h.ok = true
+	for i := range admitted {
+		h := g.hold(admitted[i].n)
+		h.key, h.ok = g.key(&admitted[i]), true
 		g.inflight[h.key]++
 	}
 }
@@ -337,6 +347,7 @@ type GlobalCapGate[C any] struct {
 // GlobalCap returns a global cap gate. max must be >= 0.
 func GlobalCap[C any](max int, opts ...Option[C]) *GlobalCapGate[C] {
 	g := &GlobalCapGate[C]{max: max}
+	g.holder = true
 	g.apply("global_cap", opts)
 	return g
 }
@@ -373,3 +384,19 @@ func (g *GlobalCapGate[C]) Release(now time.Time, c Candidate[C], e End) {
 
 // InFlight returns the jobs in flight across the policy.
 func (g *GlobalCapGate[C]) InFlight() int { return g.inflight }
+
+// Built-in gates are bound to a policy, and the stateful ones track admitted jobs.
+var (
+	_ binder        = (*ThrottleGate[int])(nil)
+	_ binder        = (*ConcurrencyGate[int])(nil)
+	_ binder        = (*GlobalCapGate[int])(nil)
+	_ binder        = (*AdaptiveGate[int])(nil)
+	_ Tracker[int]  = (*ThrottleGate[int])(nil)
+	_ Tracker[int]  = (*ConcurrencyGate[int])(nil)
+	_ Tracker[int]  = (*GlobalCapGate[int])(nil)
+	_ Tracker[int]  = (*AdaptiveGate[int])(nil)
+	_ statsReporter = (*ThrottleGate[int])(nil)
+	_ statsReporter = (*ConcurrencyGate[int])(nil)
+	_ statsReporter = (*GlobalCapGate[int])(nil)
+	_ statsReporter = (*AdaptiveGate[int])(nil)
+)

@@ -58,16 +58,17 @@ func checkInvariants[C any](p *Policy[C]) error {
 			return fmt.Errorf("paused partition %q has %d pending jobs", pt.key, pt.pending)
 		}
 		completed += pt.completed
-		listed := 0
-		for n := pt.head; n != nil; n = n.pnext {
-			if n.st != pending && n.st != parked {
-				return fmt.Errorf("partition %q lists job %q in state %d", pt.key, n.job.ID, n.st)
+		if len(pt.parkedJobs) != pt.parked {
+			return fmt.Errorf("partition %q lists %d parked jobs, counts %d", pt.key, len(pt.parkedJobs), pt.parked)
+		}
+		for _, n := range pt.parkedJobs {
+			if n.st != parked || n.part != pt {
+				return fmt.Errorf("partition %q lists job %q (state %d) as parked", pt.key, n.job.ID, n.st)
 			}
-			listed++
 		}
-		if listed != pt.pending+pt.parked {
-			return fmt.Errorf("partition %q lists %d jobs, has %d pending and %d parked", pt.key, listed, pt.pending, pt.parked)
-		}
+	}
+	if admittedN != p.admittedN {
+		return fmt.Errorf("policy counts %d admitted, jobs say %d", p.admittedN, admittedN)
 	}
 	if got := uint64(len(p.jobs)) + completed; got != p.staged {
 		return fmt.Errorf("staged %d but held %d + completed %d", p.staged, len(p.jobs), completed)
@@ -130,7 +131,7 @@ func checkInvariants[C any](p *Policy[C]) error {
 		case *ConcurrencyGate[C]:
 			want := map[string]int{}
 			for _, n := range p.jobs {
-				if h := g.hold(n); n.st == admitted && h.ok {
+				if h := g.peek(n); n.st == admitted && h.ok {
 					want[h.key]++
 				} else if h.ok {
 					return fmt.Errorf("gate %s: job %q in state %d holds a slot", g.name, n.job.ID, n.st)
@@ -144,7 +145,7 @@ func checkInvariants[C any](p *Policy[C]) error {
 			// saw the count below its own cap, and only releases followed).
 			capOf := map[string]int{}
 			for _, n := range p.jobs {
-				if h := g.hold(n); h.ok {
+				if h := g.peek(n); h.ok {
 					capOf[h.key] = max(capOf[h.key], g.max(n.job.Context))
 				}
 			}
@@ -153,10 +154,28 @@ func checkInvariants[C any](p *Policy[C]) error {
 					return fmt.Errorf("gate %s: partition %q has %d in flight, over every holder's cap (max %d)", g.name, k, in, capOf[k])
 				}
 			}
+		case *AdaptiveGate[C]:
+			want := map[string]int{}
+			for _, n := range p.jobs {
+				if h := g.peek(n); h.ok {
+					if n.st != admitted {
+						return fmt.Errorf("gate %s: job %q in state %d holds a slot", g.name, n.job.ID, n.st)
+					}
+					want[h.key]++
+				}
+			}
+			if fmt.Sprint(want) != fmt.Sprint(g.inflight) {
+				return fmt.Errorf("gate %s: in flight %v, admitted jobs hold %v", g.name, g.inflight, want)
+			}
+			for k, n := range want {
+				if in := g.lim.InFlight(k); in != n {
+					return fmt.Errorf("gate %s: limiter counts %d in flight in %q, jobs hold %d", g.name, in, k, n)
+				}
+			}
 		case *GlobalCapGate[C]:
 			held := 0
 			for _, n := range p.jobs {
-				if g.hold(n).ok {
+				if g.peek(n).ok {
 					held++
 				}
 			}

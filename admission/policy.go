@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/dispatchlab/dispatchlab/aimd"
 )
 
 // Order is the direction of priority.
@@ -87,51 +89,52 @@ const (
 
 // node is a job the policy holds.
 type node[C any] struct {
-	job      Job[C]
-	seq      uint64
-	st       state
-	part     *partition[C]
-	rk       *rrKey[C]
-	link     [2]link[C] // 0: policy order, 1: round-robin key order
-	pprev    *node[C]   // partition membership (pending and parked jobs), unordered
-	pnext    *node[C]
-	stagedAt time.Time
-
-	admittedAt, startedAt time.Time
-	started               bool
-	leaseExp              time.Time
-	leaseGen              uint32
+	job  Job[C]
+	seq  uint64
+	part *partition[C]
+	rk   *rrKey[C]
+	link [2]link[C] // 0: policy order, 1: round-robin key order
+	// Times are nanoseconds since the policy's epoch (its first Stage): 8 bytes and no
+	// pointer each, where a time.Time is 24 bytes and a pointer for the GC to scan.
+	stagedAt, admittedAt, startedAt, leaseExp int64
 
 	// tick scratch
-	passed     uint64 // stamp of the last gate passed this tick
-	primary    string
-	hasPrimary bool
+	passed  uint64 // stamp of the last gate passed this tick
+	primary string
 
-	// holds are the built-in gates' records of this job, by gate index: inline for the first
-	// four gates, so that admitting a job allocates nothing.
-	inline [4]hold
-	more   map[int]*hold
+	// holds are the holding gates' records of this job (concurrency, global cap, adaptive),
+	// by holding-gate index, while it is admitted: taken from the policy's free list, so
+	// that admitting a job allocates nothing in steady state; more is for a fourth holding
+	// gate and beyond.
+	holds *[3]hold
+	more  map[int]*hold
+
+	// Small fields last, packed: the node fits a 256-byte size class.
+	leaseGen   uint32
+	st         state
+	started    bool
+	hasPrimary bool
 }
 
-// hold is a built-in gate's record of one job: the partition it charged, a token, and
-// whether the job holds it (set at commit, cleared at release).
+// hold is a holding gate's record of one job: its partition, an adaptive token, and whether
+// the job holds the gate (set at commit, cleared at release).
 type hold struct {
 	key string
-	tok uint64
+	tok aimd.Token
 	ok  bool
 }
 
 // partition is a policy-level partition.
 type partition[C any] struct {
-	key       string
-	head      *node[C] // pending and parked jobs
-	pending   int
-	delayed   int
-	parked    int
-	admitted  int
-	started   int
-	completed uint64
-	paused    bool
+	key        string
+	parkedJobs []*node[C] // while paused: its parked jobs
+	pending    int
+	delayed    int
+	parked     int
+	admitted   int
+	started    int
+	completed  uint64
+	paused     bool
 }
 
 // rrKey is one round-robin key with pending jobs.
@@ -168,11 +171,15 @@ type Policy[C any] struct {
 	draining bool
 
 	staged, completedN, expiredN, revertedN uint64
+	admittedN                               int // jobs admitted now
 	lastAdmit                               time.Time
 
-	buf   [2][]Candidate[C] // the batch, and the next gate's output
-	cur   int
-	gates []gateInfo[C]
+	buf      [2][]Candidate[C] // the batch, and the next gate's output
+	holdFree []*[3]hold
+	epoch    time.Time // virtual zero of the job times: the first Stage
+	epochSet bool
+	cur      int
+	gates    []gateInfo[C]
 }
 
 type gateInfo[C any] struct {
@@ -218,9 +225,13 @@ func New[C any](c Config[C]) (*Policy[C], error) {
 			return nil, fmt.Errorf("admission: Gates[%d] (%s): gate is already used by another Policy", i, g.Name())
 		}
 	}
-	for i, g := range c.Gates {
+	holding := 0
+	for _, g := range c.Gates {
 		if b, ok := g.(binder); ok {
-			b.bind(i)
+			b.bind(holding)
+			if b.holds() {
+				holding++
+			}
 		}
 		gi := gateInfo[C]{g: g}
 		gi.t, _ = g.(Tracker[C])
@@ -231,8 +242,9 @@ func New[C any](c Config[C]) (*Policy[C], error) {
 
 // binder is implemented by built-in gates, which keep their per-job holds in the node.
 type binder interface {
-	bind(index int)
+	bind(slot int)
 	isBound() bool
+	holds() bool // whether the gate keeps a record per admitted job
 }
 
 // Stage adds a job at now. It reports false, with no error, when the job is deduplicated (its
@@ -300,7 +312,7 @@ func (p *Policy[C]) check(j Job[C]) error {
 // stage adds a validated, non-duplicate job. It requires p.mu.
 func (p *Policy[C]) stage(now time.Time, j Job[C]) {
 	p.seq++
-	n := &node[C]{job: j, seq: p.seq, stagedAt: now}
+	n := &node[C]{job: j, seq: p.seq, stagedAt: p.off(now)}
 	n.part = p.partition(j.Context)
 	p.jobs[j.ID] = n
 	if j.DedupeKey != "" {
@@ -334,14 +346,10 @@ func (p *Policy[C]) partition(c C) *partition[C] {
 // ready makes n pending (or parked, if its partition is paused). It requires p.mu.
 func (p *Policy[C]) ready(n *node[C]) {
 	pt := n.part
-	n.pnext, n.pprev = pt.head, nil
-	if pt.head != nil {
-		pt.head.pprev = n
-	}
-	pt.head = n
 	if pt.paused {
 		n.st = parked
 		pt.parked++
+		pt.parkedJobs = append(pt.parkedJobs, n)
 		return
 	}
 	n.st = pending
@@ -377,20 +385,6 @@ func (p *Policy[C]) unindex(n *node[C]) {
 			delete(p.keys, rk.key)
 		}
 	}
-}
-
-// unlinkPartition takes n out of its partition's pending list.
-func (p *Policy[C]) unlinkPartition(n *node[C]) {
-	pt := n.part
-	if n.pprev != nil {
-		n.pprev.pnext = n.pnext
-	} else {
-		pt.head = n.pnext
-	}
-	if n.pnext != nil {
-		n.pnext.pprev = n.pprev
-	}
-	n.pprev, n.pnext = nil, nil
 }
 
 // ringAdd puts a key at the end of the ring, just before the next key to serve, so that a
@@ -459,6 +453,15 @@ func (p *Policy[C]) TickAppend(now time.Time, dst []Admitted[C]) []Admitted[C] {
 		}
 		batch = p.sanitize(i, p.gates[i].g.Filter(now, batch))
 	}
+	for _, c := range batch {
+		if c.n.holds == nil {
+			if k := len(p.holdFree); k > 0 {
+				c.n.holds, p.holdFree = p.holdFree[k-1], p.holdFree[:k-1]
+			} else {
+				c.n.holds = new([3]hold)
+			}
+		}
+	}
 	for i := range p.gates {
 		if t := p.gates[i].t; t != nil && len(batch) > 0 {
 			t.Commit(now, batch)
@@ -514,7 +517,7 @@ func (p *Policy[C]) fetch(dst []Candidate[C]) []Candidate[C] {
 func (p *Policy[C]) candidate(n *node[C]) Candidate[C] {
 	return Candidate[C]{
 		ID: n.job.ID, Context: n.job.Context, Priority: n.job.Priority,
-		RoundRobinKey: n.job.RoundRobinKey, Partition: n.part.key, StagedAt: n.stagedAt, n: n,
+		RoundRobinKey: n.job.RoundRobinKey, Partition: n.part.key, StagedAt: p.wall(n.stagedAt), n: n,
 	}
 }
 
@@ -549,20 +552,59 @@ func (p *Policy[C]) stamp(i int) uint64 {
 // admit marks a surviving candidate admitted. It requires p.mu.
 func (p *Policy[C]) admit(now time.Time, n *node[C]) Admitted[C] {
 	p.unindex(n)
-	p.unlinkPartition(n)
 	n.part.pending--
 	n.part.admitted++
+	p.admittedN++
 	n.st = admitted
-	n.admittedAt = now
+	n.admittedAt = p.off(now)
 	n.started = false
-	n.leaseExp = now.Add(p.cfg.Lease)
+	n.leaseExp = n.admittedAt + int64(p.cfg.Lease)
 	n.leaseGen++
-	p.leases.push(leaseEntry[C]{exp: n.leaseExp, seq: n.seq, n: n, gen: n.leaseGen})
+	p.pushLease(n)
 	return Admitted[C]{
 		ID: n.job.ID, Context: n.job.Context, Priority: n.job.Priority,
 		RoundRobinKey: n.job.RoundRobinKey, Partition: n.part.key,
-		StagedAt: n.stagedAt, AdmittedAt: now, LeaseExpires: n.leaseExp,
+		StagedAt: p.wall(n.stagedAt), AdmittedAt: now, LeaseExpires: p.wall(n.leaseExp),
 	}
+}
+
+// off returns now as nanoseconds since the policy's epoch, fixing the epoch on first use.
+// Times more than 292 years from the epoch saturate (time.Time.Sub does).
+func (p *Policy[C]) off(now time.Time) int64 {
+	if !p.epochSet {
+		p.epoch, p.epochSet = now, true
+	}
+	return int64(now.Sub(p.epoch))
+}
+
+// wall converts an offset back to a time.
+func (p *Policy[C]) wall(o int64) time.Time { return p.epoch.Add(time.Duration(o)) }
+
+// pushLease records n's lease. Entries of completed, reverted or renewed admissions stay in
+// the heap until Reap reaches them; when they outnumber the live ones the heap is rebuilt, so
+// its size stays O(admitted) even if Reap is never called. Amortised O(log admitted).
+func (p *Policy[C]) pushLease(n *node[C]) {
+	p.leases.push(leaseEntry[C]{exp: n.leaseExp, seq: n.seq, n: n, gen: n.leaseGen})
+	if len(p.leases.h) < 64 || len(p.leases.h) < 2*p.admittedN {
+		return
+	}
+	live := p.leases.h[:0]
+	for _, e := range p.leases.h {
+		if e.n.st == admitted && e.n.leaseGen == e.gen {
+			live = append(live, e)
+		}
+	}
+	clear(p.leases.h[len(live):])
+	p.leases.h = live
+	slices.SortFunc(live, func(a, b leaseEntry[C]) int { // a sorted slice is a heap
+		if lessLease(&a, &b) {
+			return -1
+		}
+		if lessLease(&b, &a) {
+			return 1
+		}
+		return 0
+	})
 }
 
 // lookup returns the admitted node of id. It requires p.mu.
@@ -590,7 +632,7 @@ func (p *Policy[C]) Start(now time.Time, id JobID) error {
 	if n.started {
 		return fmt.Errorf("%w: %q", ErrStarted, id)
 	}
-	n.started, n.startedAt = true, now
+	n.started, n.startedAt = true, p.off(now)
 	n.part.started++
 	return nil
 }
@@ -608,9 +650,9 @@ func (p *Policy[C]) Complete(now time.Time, id JobID, failed bool) error {
 	}
 	e := End{Kind: Completed, Failed: failed, Started: true}
 	if n.started {
-		e.QueueLag, e.Service = n.startedAt.Sub(n.admittedAt), now.Sub(n.startedAt)
+		e.QueueLag, e.Service = time.Duration(n.startedAt-n.admittedAt), time.Duration(p.off(now)-n.startedAt)
 	} else {
-		e.QueueLag = now.Sub(n.admittedAt)
+		e.QueueLag = time.Duration(p.off(now) - n.admittedAt)
 	}
 	p.end(now, n, e)
 	p.completedN++
@@ -629,6 +671,7 @@ func (p *Policy[C]) Revert(now time.Time, id JobID) error {
 	}
 	p.release(now, n, End{Kind: Reverted, Started: n.started})
 	n.part.admitted--
+	p.admittedN--
 	if n.started {
 		n.part.started--
 	}
@@ -648,9 +691,9 @@ func (p *Policy[C]) Heartbeat(now time.Time, id JobID) error {
 	if err != nil {
 		return err
 	}
-	n.leaseExp = now.Add(p.cfg.Lease)
+	n.leaseExp = p.off(now) + int64(p.cfg.Lease)
 	n.leaseGen++
-	p.leases.push(leaseEntry[C]{exp: n.leaseExp, seq: n.seq, n: n, gen: n.leaseGen})
+	p.pushLease(n)
 	return nil
 }
 
@@ -663,7 +706,8 @@ func (p *Policy[C]) Reap(now time.Time) []JobID { return p.ReapAppend(now, nil) 
 func (p *Policy[C]) ReapAppend(now time.Time, dst []JobID) []JobID {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for p.leases.len() > 0 && p.leases.h[0].exp.Before(now) {
+	t := p.off(now)
+	for p.leases.len() > 0 && p.leases.h[0].exp < t {
 		le := p.leases.pop()
 		n := le.n
 		if n.st != admitted || n.leaseGen != le.gen || p.jobs[n.job.ID] != n {
@@ -680,6 +724,7 @@ func (p *Policy[C]) ReapAppend(now time.Time, dst []JobID) []JobID {
 func (p *Policy[C]) end(now time.Time, n *node[C], e End) {
 	p.release(now, n, e)
 	n.part.admitted--
+	p.admittedN--
 	if n.started {
 		n.part.started--
 	}
@@ -700,13 +745,18 @@ func (p *Policy[C]) release(now time.Time, n *node[C], e End) {
 			t.Release(now, c, e)
 		}
 	}
-	n.inline = [4]hold{}
+	if n.holds != nil {
+		*n.holds = [3]hold{}
+		p.holdFree = append(p.holdFree, n.holds)
+		n.holds = nil
+	}
 	n.more = nil
 }
 
 // Pause stops admitting the pending jobs of partition key, now and as they are staged, until
 // Resume; admitted jobs are not affected. Pausing a partition with no jobs yet is allowed.
-// Cost: O(pending jobs of the partition).
+// Pause is an administrative action: it scans the pending jobs, O(pending), so that the tick
+// path keeps no per-partition list.
 func (p *Policy[C]) Pause(key string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -716,17 +766,26 @@ func (p *Policy[C]) Pause(key string) {
 		return
 	}
 	pt.paused = true
-	for n := pt.head; n != nil; n = n.pnext {
-		if n.st == pending {
-			p.unindex(n)
-			n.st = parked
-			pt.pending--
-			pt.parked++
-		}
+	if pt.pending == 0 {
+		return
 	}
+	var out []*node[C]
+	p.ord.each(func(n *node[C]) bool {
+		if n.part == pt {
+			out = append(out, n)
+		}
+		return len(out) < pt.pending
+	})
+	for _, n := range out {
+		p.unindex(n)
+		n.st = parked
+		pt.pending--
+		pt.parked++
+	}
+	pt.parkedJobs = append(pt.parkedJobs, out...)
 }
 
-// Resume undoes Pause. Cost: O(jobs of the partition · log).
+// Resume undoes Pause. Cost: O(parked jobs of the partition · log).
 func (p *Policy[C]) Resume(key string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -736,12 +795,8 @@ func (p *Policy[C]) Resume(key string) {
 		return
 	}
 	pt.paused = false
-	var back []*node[C]
-	for n := pt.head; n != nil; n = n.pnext {
-		if n.st == parked {
-			back = append(back, n)
-		}
-	}
+	back := pt.parkedJobs
+	pt.parkedJobs = nil
 	slices.SortFunc(back, func(a, b *node[C]) int { return cmp.Compare(a.seq, b.seq) })
 	for _, n := range back {
 		n.st = pending
@@ -831,7 +886,7 @@ func (q *heapOf[T]) pop() T {
 
 // leaseEntry is an admitted job's lease; entries are invalidated lazily by gen.
 type leaseEntry[C any] struct {
-	exp time.Time
+	exp int64 // since the policy's epoch
 	seq uint64
 	n   *node[C]
 	gen uint32
@@ -843,5 +898,5 @@ func lessDelay[C any](a, b **node[C]) bool {
 }
 
 func lessLease[C any](a, b *leaseEntry[C]) bool {
-	return a.exp.Before(b.exp) || (a.exp.Equal(b.exp) && a.seq < b.seq)
+	return a.exp < b.exp || (a.exp == b.exp && a.seq < b.seq)
 }

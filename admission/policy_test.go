@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dispatchlab/dispatchlab/aimd"
 	"github.com/dispatchlab/dispatchlab/tokenbucket"
 )
 
@@ -115,7 +116,9 @@ func TestGlobalCap(t *testing.T) {
 
 func TestConcurrencyPerJobCap(t *testing.T) {
 	p := newPolicy(t, Config[tctx]{Gates: []Gate[tctx]{Concurrency(func(c tctx) int { return c.Max })}})
-	j := func(id string, max int) Job[tctx] { return Job[tctx]{ID: JobID(id), Context: tctx{Tenant: "a", Max: max}} }
+	j := func(id string, max int) Job[tctx] {
+		return Job[tctx]{ID: JobID(id), Context: tctx{Tenant: "a", Max: max}}
+	}
 	// Caps resolve per job and the gate does not stop at the first refusal.
 	stage(t, p, t0, j("1", 1), j("2", 1), j("3", 3), j("4", 2))
 	assert.Equal(t, "1 3", tick(t, p, t0))
@@ -363,4 +366,55 @@ func TestInvalidResolvedOptionIsReported(t *testing.T) {
 	assert.Contains(t, s.Gates[0].LastError, "Rate must be > 0, got -1")
 	assert.Equal(t, uint64(1), s.Gates[1].Errors)
 	assert.Equal(t, `max for job "2" must be >= 0, got -3`, s.Gates[1].LastError)
+}
+
+// dispatch_policy's adaptive scenario: a new partition admits Initial jobs; completions
+// under the target lag grow the limit by one each; a failure halves it; an idle partition
+// always admits at least Initial (the safety valve).
+func TestAdaptiveInitialAdmission(t *testing.T) {
+	ad, err := Adaptive[tctx](aimd.Config{Initial: 3, TargetLag: 100 * time.Millisecond})
+	require.NoError(t, err)
+	p := newPolicy(t, Config[tctx]{Gates: []Gate[tctx]{ad}})
+	for i := range 12 {
+		stage(t, p, t0, job(fmt.Sprint(i), "a"))
+	}
+	assert.Equal(t, "0 1 2", tick(t, p, t0))
+	assert.Equal(t, "", tick(t, p, t0), "all three slots in flight")
+	for _, id := range []string{"0", "1", "2"} {
+		require.NoError(t, p.Start(t0.Add(10*time.Millisecond), JobID(id)))
+		complete(t, p, t0.Add(20*time.Millisecond), id)
+	}
+	assert.Equal(t, 6, ad.Limit("a"), "three fast completions: 3 → 6")
+	assert.Equal(t, "3 4 5 6 7 8", tick(t, p, t0.Add(time.Second)))
+	require.NoError(t, p.Complete(t0.Add(time.Second), "3", true))
+	assert.Equal(t, 3, ad.Limit("a"), "a failure halves the limit: floor(6·0.5)")
+	require.NoError(t, checkInvariants(p))
+	// Reverted and reaped jobs give their slots back without an observation.
+	require.NoError(t, p.Revert(t0.Add(time.Second), "4"))
+	assert.Equal(t, 3, ad.Limit("a"))
+	assert.Equal(t, 4, ad.lim.InFlight("a"))
+	require.NoError(t, checkInvariants(p))
+	s := p.Stats(t0.Add(time.Second))
+	require.Len(t, s.Gates[0].Partitions, 1)
+	// EWMA (α 0.5) of lags 10, 10, 10 ms and 0 (job 3 completed without Start).
+	assert.Equal(t, GatePartitionStats{Key: "a", InFlight: 4, Limit: 3, EWMA: 4375 * time.Microsecond}, s.Gates[0].Partitions[0])
+}
+
+// dispatch_policy's concurrency + fair interleave scenario: the concurrency gate emits jobs
+// grouped by tenant; fair interleave restores a round robin across tenants.
+func TestConcurrencyWithFairInterleave(t *testing.T) {
+	p := newPolicy(t, Config[tctx]{Gates: []Gate[tctx]{
+		Concurrency(Const[tctx](2)),
+		FairInterleave[tctx](),
+	}})
+	stage(t, p, t0, job("a1", "a"), job("a2", "a"), job("a3", "a"), job("b1", "b"), job("c1", "c"), job("b2", "b"), job("c2", "c"), job("c3", "c"))
+	assert.Equal(t, "a1 b1 c1 a2 b2 c2", tick(t, p, t0))
+	// Without the fair gate the same batch comes out grouped.
+	q := newPolicy(t, Config[tctx]{Gates: []Gate[tctx]{Concurrency(Const[tctx](2))}})
+	stage(t, q, t0, job("a1", "a"), job("a2", "a"), job("a3", "a"), job("b1", "b"), job("c1", "c"), job("b2", "b"), job("c2", "c"), job("c3", "c"))
+	assert.Equal(t, "a1 a2 b1 b2 c1 c2", tick(t, q, t0))
+	// Jobs no gate assigned keep their own groups: fair interleave alone is the identity.
+	r := newPolicy(t, Config[tctx]{Gates: []Gate[tctx]{FairInterleave[tctx]()}})
+	stage(t, r, t0, job("a1", "a"), job("a2", "a"), job("b1", "b"))
+	assert.Equal(t, "a1 a2 b1", tick(t, r, t0))
 }

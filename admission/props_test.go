@@ -11,6 +11,7 @@ import (
 	"github.com/leanovate/gopter/gen"
 	"github.com/leanovate/gopter/prop"
 
+	"github.com/dispatchlab/dispatchlab/aimd"
 	"github.com/dispatchlab/dispatchlab/tokenbucket"
 )
 
@@ -63,7 +64,17 @@ func newMachine(seed uint64) (*machine, error) {
 		gates = append(gates, Concurrency(func(c tctx) int { return m.caps[c.Tenant] }))
 	}
 	if r.IntN(3) == 0 {
+		ad, err := Adaptive[tctx](aimd.Config{Initial: 1 + r.IntN(3), TargetLag: time.Duration(1+r.IntN(5)) * time.Second})
+		if err != nil {
+			return nil, err
+		}
+		gates = append(gates, ad)
+	}
+	if r.IntN(3) == 0 {
 		gates = append(gates, GlobalCap[tctx](1+r.IntN(4)))
+	}
+	if r.IntN(3) == 0 {
+		gates = append(gates, FairInterleave[tctx]())
 	}
 	if r.IntN(4) == 0 {
 		gates = append(gates, Serial(func(c tctx) string { return fmt.Sprint(c.Max % 2) }))

@@ -1,0 +1,128 @@
+package admission
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/dispatchlab/dispatchlab/aimd"
+)
+
+// AdaptiveGate caps the jobs in flight per partition with an adaptive limit
+// (dispatch_policy's :adaptive_concurrency): each partition has an aimd limiter, fed the
+// queue lag (admitted → started) and outcome of every job that completes. A partition
+// admits up to its free slots, stopping at the first job that does not fit; a partition
+// with nothing in flight admits at least Initial jobs (the seed's safety valve, evaluated
+// once per tick). Reverted and reaped jobs give their slot back without an observation.
+type AdaptiveGate[C any] struct {
+	gateBase[C]
+	lim      *aimd.Keyed[string]
+	inflight map[string]int // partitions with jobs in flight, for Stats
+	toks     []aimd.Token
+	out      []Candidate[C]
+	counts   map[string]int
+	next     map[string]int
+	order    []string
+}
+
+// Adaptive returns an adaptive gate whose partitions use cfg (see aimd.Config). It returns
+// an error, naming the field and the value, if cfg is invalid.
+func Adaptive[C any](cfg aimd.Config, opts ...Option[C]) (*AdaptiveGate[C], error) {
+	lim, err := aimd.NewKeyed(func(string) aimd.Config { return cfg }, aimd.KeyedConfig{})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := aimd.New(cfg); err != nil {
+		return nil, err
+	}
+	g := &AdaptiveGate[C]{lim: lim, inflight: map[string]int{}, counts: map[string]int{}, next: map[string]int{}}
+	g.holder = true
+	g.apply("adaptive", opts)
+	return g, nil
+}
+
+func (g *AdaptiveGate[C]) Filter(now time.Time, batch []Candidate[C]) []Candidate[C] {
+	g.grp.group(batch, g.key)
+	out := g.out[:0]
+	for gi, k := range g.grp.keys {
+		jobs := g.grp.out[g.grp.starts[gi]:g.grp.starts[gi+1]]
+		n := min(g.lim.Available(now, k), len(jobs)) // break at the first that does not fit
+		for _, c := range jobs[:n] {
+			c.record(k)
+			out = append(out, c)
+		}
+	}
+	g.out = out
+	return out
+}
+
+// Commit takes the admitted jobs' slots, one AcquireUpTo per partition so that the safety
+// valve is evaluated once for the tick's batch, as in the seed. It reuses its buffers.
+func (g *AdaptiveGate[C]) Commit(now time.Time, admitted []Candidate[C]) {
+	clear(g.counts)
+	clear(g.next)
+	g.order, g.toks = g.order[:0], g.toks[:0]
+	for i := range admitted {
+		k := g.key(&admitted[i])
+		if g.counts[k] == 0 {
+			g.order = append(g.order, k)
+		}
+		g.counts[k]++
+	}
+	for _, k := range g.order {
+		start := len(g.toks)
+		var err error
+		g.toks, err = g.lim.AcquireUpTo(now, k, g.counts[k], g.toks)
+		if got := len(g.toks) - start; err != nil || got != g.counts[k] {
+			g.fail(fmt.Errorf("partition %q: acquired %d of %d slots (%v)", k, got, g.counts[k], err))
+		}
+		g.next[k] = start
+		g.counts[k] = len(g.toks) // the end of k's tokens
+	}
+	for i := range admitted {
+		c := &admitted[i]
+		k := g.key(c)
+		if j := g.next[k]; j < g.counts[k] {
+			h := g.hold(c.n)
+			h.key, h.tok, h.ok = k, g.toks[j], true
+			g.next[k] = j + 1
+			g.inflight[k]++
+		}
+	}
+	clear(g.toks) // tokens live in the job records now
+}
+
+func (g *AdaptiveGate[C]) Release(now time.Time, c Candidate[C], e End) {
+	h := g.hold(c.n)
+	if !h.ok {
+		return
+	}
+	h.ok = false
+	var err error
+	if e.Kind == Completed {
+		err = g.lim.Release(now, h.tok, aimd.Sample{Lag: e.QueueLag, Latency: e.Service, Failed: e.Failed})
+	} else {
+		err = g.lim.Cancel(now, h.tok)
+	}
+	if err != nil {
+		g.fail(fmt.Errorf("releasing job %q: %w", c.ID, err))
+	}
+	if n := g.inflight[h.key]; n > 1 {
+		g.inflight[h.key] = n - 1
+	} else {
+		delete(g.inflight, h.key)
+	}
+}
+
+// Limit returns partition key's current adaptive limit.
+func (g *AdaptiveGate[C]) Limit(key string) int { return g.lim.Limit(key) }
+
+// Available returns partition key's free slots at now, with the safety valve.
+func (g *AdaptiveGate[C]) Available(now time.Time, key string) int { return g.lim.Available(now, key) }
+
+func (g *AdaptiveGate[C]) partitionStats(now time.Time, dst []GatePartitionStats) []GatePartitionStats {
+	for k := range g.inflight {
+		st, _ := g.lim.Stats(k)
+		dst = append(dst, GatePartitionStats{Key: k, InFlight: st.InFlight, Limit: st.Limit, EWMA: st.Ewma})
+	}
+	return dst
+}
