@@ -16,9 +16,10 @@
 // future are invisible until then. A tick fetches at most BatchSize of them. When jobs carry
 // a round-robin key, the fetch has dispatch_policy's two phases: up to Quantum jobs from each
 // key, then a top-up with the oldest remaining jobs in priority order. Keys are visited in a
-// rotating order (each tick starts after the last key the previous tick served), so that
-// when keys × Quantum exceeds BatchSize every key is still served in turn; dispatch_policy
-// leaves this order to SQL. The selection is the one [interleave.Batch] makes over the whole
+// rotating order (each tick starts after the last key that had a job admitted in the
+// previous tick), so that keys take turns across ticks even when a global cap lets one job
+// through at a time, and every key is served in turn when keys × Quantum exceeds BatchSize;
+// dispatch_policy leaves this order to SQL. The selection is the one [interleave.Batch] makes over the whole
 // pending list, but indexes (per-priority FIFO lists, per-key lists and a ring of keys) make
 // it cost O(BatchSize + keys visited) instead of a scan of the backlog.
 //

@@ -245,6 +245,18 @@ func (g *ThrottleGate[C]) prune(now time.Time) {
 
 func (g *ThrottleGate[C]) Release(time.Time, Candidate[C], End) {}
 
+// Delay returns how long after now partition key will hold one token, absent other calls:
+// zero if it holds one. It reports false if the partition's limit is not known (the gate
+// has not seen it, or has forgotten it because its bucket was full). Event-driven callers
+// use it to tick exactly when a throttled partition can admit again.
+func (g *ThrottleGate[C]) Delay(now time.Time, key string) (time.Duration, bool) {
+	if _, ok := g.cur[key]; !ok {
+		return 0, false
+	}
+	d, ok, err := g.buckets.Delay(now, key, 1)
+	return d, ok && err == nil
+}
+
 // Tokens returns the tokens partition key holds at now, for stats.
 func (g *ThrottleGate[C]) Tokens(now time.Time, key string) float64 {
 	if _, ok := g.cur[key]; !ok {

@@ -140,6 +140,7 @@ type partition[C any] struct {
 // rrKey is one round-robin key with pending jobs.
 type rrKey[C any] struct {
 	key        string
+	visit      int // position in this tick's phase 1
 	ord        order[C]
 	prev, next *rrKey[C] // the ring of keys with pending jobs
 	inRing     bool
@@ -175,6 +176,7 @@ type Policy[C any] struct {
 	lastAdmit                               time.Time
 
 	buf      [2][]Candidate[C] // the batch, and the next gate's output
+	visited  []*rrKey[C]       // this tick's phase-1 keys, in order
 	holdFree []*[3]hold
 	epoch    time.Time // virtual zero of the job times: the first Stage
 	epochSet bool
@@ -426,8 +428,9 @@ func (p *Policy[C]) Tick(now time.Time) []Admitted[C] { return p.TickAppend(now,
 // A tick makes due delayed jobs pending, then fetches a batch of at most BatchSize pending
 // jobs: in priority order, or, when round-robin keys are pending, in dispatch_policy's two
 // phases (up to Quantum jobs from each key in turn, then a top-up in priority order). Keys are
-// served in a rotating order: each tick starts with the key after the last one the previous
-// tick served, so that no key waits behind others forever when keys × Quantum > BatchSize.
+// visited in a rotating order: each tick starts with the key after the last key that had a
+// job admitted in the previous tick, so that keys take turns even when a tick admits a single
+// job, and no key waits behind others forever when keys × Quantum > BatchSize.
 // The batch passes the gates in order, trackers commit the survivors, and the survivors are
 // admitted with a lease of Config.Lease. A draining policy admits nothing.
 // Cost: O(BatchSize + keys visited + due delayed jobs·log) plus the gates' own cost; it does
@@ -467,6 +470,7 @@ func (p *Policy[C]) TickAppend(now time.Time, dst []Admitted[C]) []Admitted[C] {
 			t.Commit(now, batch)
 		}
 	}
+	p.rotate(batch)
 	for _, c := range batch {
 		dst = append(dst, p.admit(now, c.n))
 	}
@@ -492,11 +496,14 @@ func (p *Policy[C]) fetch(dst []Candidate[C]) []Candidate[C] {
 		}
 		return true
 	}
+	p.visited = p.visited[:0]
 	if p.ringLen > 0 {
-		// Phase 1: up to Quantum per key, keys in ring order from where the last tick stopped.
-		rk, visited := p.ring, 0
-		for visited < p.ringLen && len(dst) < size {
+		// Phase 1: up to Quantum per key, keys in ring order from the rotating start.
+		rk := p.ring
+		for len(p.visited) < p.ringLen && len(dst) < size {
 			q := 0
+			rk.visit = len(p.visited)
+			p.visited = append(p.visited, rk)
 			rk.ord.each(func(n *node[C]) bool {
 				if q >= p.cfg.Quantum {
 					return false
@@ -505,13 +512,27 @@ func (p *Policy[C]) fetch(dst []Candidate[C]) []Candidate[C] {
 				return take(n)
 			})
 			rk = rk.next
-			visited++
 		}
-		p.ring = rk
 	}
 	// Phase 2 (or the plain fetch): top up in priority order.
 	p.ord.each(take)
 	return dst
+}
+
+// rotate moves the start of the next tick's phase 1 to the key after the last key (in this
+// tick's visiting order) that had a job admitted, so that keys take turns across ticks even
+// when a tick admits only a few jobs. A tick that admits no keyed job leaves it in place.
+func (p *Policy[C]) rotate(admitted []Candidate[C]) {
+	last := -1
+	for _, c := range admitted {
+		if rk := c.n.rk; rk != nil && rk.visit < len(p.visited) && p.visited[rk.visit] == rk {
+			last = max(last, rk.visit)
+		}
+	}
+	if last >= 0 {
+		p.ring = p.visited[last].next
+	}
+	clear(p.visited)
 }
 
 func (p *Policy[C]) candidate(n *node[C]) Candidate[C] {

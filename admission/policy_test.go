@@ -156,6 +156,22 @@ func TestRoundRobinRotates(t *testing.T) {
 	assert.Equal(t, "a1 b1", tick(t, p, t0))
 }
 
+// Keys take turns across ticks even when each tick admits one job (a global cap of 1):
+// the next tick starts after the key that was admitted.
+func TestRoundRobinTurnsWithOneSlot(t *testing.T) {
+	p := newPolicy(t, Config[tctx]{Gates: []Gate[tctx]{GlobalCap[tctx](1)}})
+	for _, k := range []string{"a", "a", "a", "b", "b", "c"} {
+		stage(t, p, t0, Job[tctx]{ID: JobID(fmt.Sprint(k, p.Stats(t0).Staged)), RoundRobinKey: k, Context: tctx{Tenant: k}})
+	}
+	var got []string
+	for range 6 {
+		id := tick(t, p, t0)
+		got = append(got, id)
+		complete(t, p, t0, id)
+	}
+	assert.Equal(t, []string{"a0", "b3", "c5", "a1", "b4", "a2"}, got)
+}
+
 func TestPriorityOrder(t *testing.T) {
 	for _, o := range []Order{Ascending, Descending} {
 		p := newPolicy(t, Config[tctx]{Order: o})

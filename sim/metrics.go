@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"math"
 	"time"
 
@@ -127,6 +128,9 @@ func (r *recorder) reject(now time.Duration, t int32) {
 	tr := &r.t[t]
 	r.system(now)
 	r.tenantArea(now, tr)
+	if now >= r.warmup {
+		tr.measuredArrivals-- // Little's law counts the arrivals that enter the system
+	}
 	tr.rejected++
 	tr.present--
 	r.present--
@@ -207,7 +211,10 @@ func (r *recorder) closeWindow(now time.Duration, m *model) {
 	}
 	w.Jain = math.NaN()
 	if capacity > 0 {
-		fair := interleave.MaxMinFair(capacity, r.demand, r.weights)
+		fair, err := interleave.MaxMinFair(r.demand, capacity, r.weights)
+		if err != nil {
+			panic(fmt.Sprintf("sim: max-min fair share: %v", err)) // demands and weights are >= 0 by construction
+		}
 		norm := r.fair[:0]
 		for i, f := range fair {
 			if f > 0 {
@@ -215,7 +222,7 @@ func (r *recorder) closeWindow(now time.Duration, m *model) {
 			}
 		}
 		if len(norm) > 0 {
-			w.Jain = interleave.Jain(norm)
+			w.Jain, _ = interleave.Jain(norm) // norm is non-empty and >= 0
 		}
 	}
 	for i := 0; i < r.nSeries; i++ {

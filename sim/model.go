@@ -128,8 +128,15 @@ type model struct {
 	adaptive   *admission.AdaptiveGate[jobCtx]
 	tickEvery  time.Duration
 	idleEvery  time.Duration
+	eventTicks bool
 	tickQueued bool
-	staged     int // staged, not yet admitted
+	tickAt     time.Duration // when the queued tick runs
+	lastTick   time.Duration
+	tickTimer  Timer
+	staged     int     // staged, not yet admitted
+	stagedBy   []int32 // per tenant
+	stagedSet  []int32 // tenants with staged jobs (event-driven throttle ticks)
+	inSet      []bool
 	admitBuf   []admission.Admitted[jobCtx]
 	reapBuf    []admission.JobID
 
@@ -241,6 +248,9 @@ func newStrategy(name string, r *rand.Rand) (strategy.Strategy, error) {
 }
 
 func (m *model) buildPolicy(a *Admission) error {
+	m.eventTicks = a.EventDriven
+	m.stagedBy = make([]int32, len(m.ten))
+	m.inSet = make([]bool, len(m.ten))
 	m.tickEvery = a.TickInterval
 	if m.tickEvery == 0 {
 		m.tickEvery = 50 * time.Millisecond
@@ -278,11 +288,11 @@ func (m *model) buildPolicy(a *Admission) error {
 		m.adaptive = g
 		gates = append(gates, g)
 	}
-	if a.GlobalCap > 0 {
-		gates = append(gates, admission.GlobalCap[jobCtx](a.GlobalCap))
-	}
 	if a.FairInterleave {
 		gates = append(gates, admission.FairInterleave[jobCtx]())
+	}
+	if a.GlobalCap > 0 {
+		gates = append(gates, admission.GlobalCap[jobCtx](a.GlobalCap))
 	}
 	order := admission.Ascending
 	if a.Descending {
@@ -306,9 +316,8 @@ func (m *model) start() {
 		m.eng.At(c.At, event{kind: evCapacity, id: int32(c.Count)})
 	}
 	m.eng.At(m.rec.window, event{kind: evWindow})
-	if m.policy != nil {
-		m.tickQueued = true
-		m.eng.At(0, event{kind: evTick})
+	if m.policy != nil && !m.eventTicks {
+		m.scheduleTick(0)
 	}
 }
 
@@ -394,10 +403,31 @@ func (m *model) arrive(now time.Duration, t int32) {
 		panic(fmt.Sprintf("sim: staging %s: %v", jb.ID, err)) // IDs are unique per slot: a bug
 	}
 	m.staged++
-	if !m.tickQueued {
-		m.tickQueued = true
-		m.eng.At(now, event{kind: evTick})
+	if m.stagedBy[t]++; !m.inSet[t] {
+		m.inSet[t] = true
+		m.stagedSet = append(m.stagedSet, t)
 	}
+	switch {
+	case m.eventTicks:
+		m.scheduleTick(now)
+	case !m.tickQueued:
+		// The tick loop idles at IdleInterval; its next tick is the next one of its cadence.
+		// (Empty ticks are not simulated, only their phase.)
+		at := m.lastTick + m.idleEvery*((now-m.lastTick+m.idleEvery-1)/m.idleEvery)
+		m.scheduleTick(at)
+	}
+}
+
+// scheduleTick makes sure a tick runs at at (or earlier).
+func (m *model) scheduleTick(at time.Duration) {
+	if m.tickQueued {
+		if m.tickAt <= at {
+			return
+		}
+		m.eng.Cancel(m.tickTimer)
+	}
+	m.tickQueued, m.tickAt = true, at
+	m.tickTimer = m.eng.At(at, event{kind: evTick})
 }
 
 // epoch is the wall-clock instant of virtual time zero, for the algorithm packages.
@@ -406,28 +436,72 @@ var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 func (m *model) wallTime(d time.Duration) time.Time { return epoch.Add(d) }
 
 func (m *model) tick(now time.Duration) {
-	m.tickQueued = false
+	m.tickQueued, m.lastTick = false, now
 	wall := m.wallTime(now)
 	m.reapBuf = m.policy.ReapAppend(wall, m.reapBuf[:0])
-	for range m.reapBuf {
+	for _, id := range m.reapBuf {
 		m.rec.expire(now)
+		s, _ := strconv.Atoi(string(id[1:])) // IDs are "j<slot>"
+		m.freeSlot(int32(s))
 	}
 	m.admitBuf = m.policy.TickAppend(wall, m.admitBuf[:0])
 	for _, a := range m.admitBuf {
 		s := a.Context.slot
+		t := m.jobs[s].tenant
 		m.jobs[s].admitted = now
 		m.staged--
-		m.rec.admit(now, m.jobs[s].tenant)
+		m.stagedBy[t]--
+		m.rec.admit(now, t)
 		m.dispatch(now, s)
+	}
+	if m.staged == 0 && !m.lostJobs() {
+		return
+	}
+	if m.eventTicks {
+		// Arrivals and completions tick by themselves; what else can change is a throttled
+		// tenant's next token, and a crashed job's lease.
+		if next, ok := m.nextToken(now, wall); ok {
+			m.scheduleTick(next)
+		}
+		return
 	}
 	next := m.idleEvery
 	if len(m.admitBuf) > 0 {
 		next = m.tickEvery
 	}
-	if (m.staged > 0 || m.lostJobs()) && now+next <= m.end {
-		m.tickQueued = true
-		m.eng.At(now+next, event{kind: evTick})
+	if now+next <= m.end {
+		m.scheduleTick(now + next)
 	}
+}
+
+// nextToken returns the earliest time after now at which a tenant with staged jobs gets a
+// throttle token, pruning tenants with nothing staged from the set.
+func (m *model) nextToken(now time.Duration, wall time.Time) (time.Duration, bool) {
+	if m.throttle == nil {
+		return 0, false
+	}
+	best, found := time.Duration(0), false
+	live := m.stagedSet[:0]
+	for _, t := range m.stagedSet {
+		if m.stagedBy[t] == 0 {
+			m.inSet[t] = false
+			continue
+		}
+		live = append(live, t)
+		if d, ok := m.throttle.Delay(wall, m.ten[t].name); ok && d > 0 && (!found || d < best) {
+			best, found = d, true
+		}
+	}
+	m.stagedSet = live
+	return now + best, found
+}
+
+// lease is the admission lease in force.
+func (m *model) lease() time.Duration {
+	if l := m.sc.Admission.Lease; l > 0 {
+		return l
+	}
+	return admission.DefaultLease
 }
 
 // dispatch hands an admitted job to the workers.
@@ -494,20 +568,25 @@ func (m *model) done(now time.Duration, i int32, crashed bool) {
 	w.busy = false
 	m.inSystem--
 	m.rec.leaveSystem(now, j.tenant)
-	if crashed {
+	switch {
+	case crashed:
+		// The job is lost; its slot stays taken until the lease reaps it (its ID is still
+		// held by the policy), and a tick is due then.
 		m.rec.lose(now, j)
-	} else {
+		m.scheduleTick(j.admitted + m.lease() + 1)
+	case m.policy != nil:
 		m.rec.complete(now, j)
-		if m.policy != nil {
-			if err := m.policy.Complete(m.wallTime(now), m.ids[s], j.failed); err != nil {
-				panic(fmt.Sprintf("sim: completing %s: %v", m.ids[s], err))
-			}
+		if err := m.policy.Complete(m.wallTime(now), m.ids[s], j.failed); err != nil {
+			panic(fmt.Sprintf("sim: completing %s: %v", m.ids[s], err))
 		}
-	}
-	if !crashed || m.policy == nil {
+		m.freeSlot(s)
+		if m.eventTicks && m.staged > 0 {
+			m.scheduleTick(now)
+		}
+	default:
+		m.rec.complete(now, j)
 		m.freeSlot(s)
 	}
-	// A crashed job's slot stays taken until the lease reaps it (its ID is still held).
 	m.next(now, i)
 }
 

@@ -85,8 +85,8 @@ type CapacityChange struct {
 }
 
 // Admission configures the admission policy the simulator ticks. Each gate is present when
-// its field is set; gates run in the order Throttle, Concurrency, Adaptive, GlobalCap,
-// FairInterleave.
+// its field is set; gates run in the order Throttle, Concurrency, Adaptive, FairInterleave,
+// GlobalCap, so that the global cap cuts a batch the fair interleave has already ordered.
 type Admission struct {
 	// TickInterval is the time between ticks while ticks admit jobs (dispatch_policy's
 	// tick_sleep_busy). Zero means 50ms.
@@ -94,6 +94,11 @@ type Admission struct {
 	// IdleInterval is the time between ticks after a tick that admitted nothing (tick_sleep).
 	// Zero means TickInterval.
 	IdleInterval time.Duration `json:"idle_interval,omitempty" yaml:"idle_interval,omitempty"`
+	// EventDriven replaces periodic ticks by ticks exactly when something can change: an
+	// arrival, a completion, the moment a throttled tenant's next token arrives, and a lease
+	// expiry. Admission then adds no tick delay (the queueing-theory checks use it);
+	// TickInterval and IdleInterval are ignored.
+	EventDriven bool `json:"event_driven,omitempty" yaml:"event_driven,omitempty"`
 	// BatchSize, Quantum, Lease and Descending map to admission.Config (zero: its defaults).
 	BatchSize  int           `json:"batch_size,omitempty" yaml:"batch_size,omitempty"`
 	Quantum    int           `json:"quantum,omitempty" yaml:"quantum,omitempty"`
