@@ -103,18 +103,33 @@ type grouper[C any] struct {
 }
 
 func (g *grouper[C]) group(batch []Candidate[C], key func(*Candidate[C]) string) {
-	if g.idx == nil {
-		g.idx = map[string]int{}
-	}
-	clear(g.idx)
 	g.keys, g.gid = g.keys[:0], g.gid[:0]
 	counts := g.starts[:0]
+	small := len(batch) <= 16 // a linear scan beats clearing and filling a map
+	if !small {
+		if g.idx == nil {
+			g.idx = map[string]int{}
+		}
+		clear(g.idx)
+	}
 	for i := range batch {
 		k := key(&batch[i])
-		id, ok := g.idx[k]
-		if !ok {
+		id := -1
+		if small {
+			for j, x := range g.keys {
+				if x == k {
+					id = j
+					break
+				}
+			}
+		} else if v, ok := g.idx[k]; ok {
+			id = v
+		}
+		if id < 0 {
 			id = len(g.keys)
-			g.idx[k] = id
+			if !small {
+				g.idx[k] = id
+			}
 			g.keys = append(g.keys, k)
 			counts = append(counts, 0)
 		}
@@ -136,6 +151,12 @@ func (g *grouper[C]) group(batch []Candidate[C], key func(*Candidate[C]) string)
 	}
 }
 
+// len returns the number of groups.
+func (g *grouper[C]) len() int { return len(g.keys) }
+
+// jobs returns group i.
+func (g *grouper[C]) jobs(i int) []Candidate[C] { return g.out[g.starts[i]:g.starts[i+1]] }
+
 // ThrottleGate admits at most as many jobs per partition as its token bucket holds
 // (dispatch_policy's :throttle). Buckets are exact (package tokenbucket), start full, and are
 // charged at Commit only for jobs actually admitted (dispatch_policy 0.4.3's fix; 0.1 charged
@@ -146,10 +167,9 @@ type ThrottleGate[C any] struct {
 	limit        func(C) tokenbucket.Limit
 	buckets      *tokenbucket.Keyed[string]
 	cur          map[string]tokenbucket.Limit // latest limit resolved per partition
-	passed       map[string]int               // jobs passed this tick, per partition
+	passed       []int                        // jobs passed this tick, per group of grp
+	commit       grouper[C]                   // the admitted jobs, by partition
 	commits      uint64
-	charge       map[string]int
-	chargeKeys   []string
 	chargePassed bool
 	out          []Candidate[C]
 }
@@ -157,7 +177,7 @@ type ThrottleGate[C any] struct {
 // Throttle returns a throttle gate whose partitions get the limit resolved for the first
 // job of the partition in each tick's batch, as dispatch_policy resolves rate, per and burst.
 func Throttle[C any](limit func(C) tokenbucket.Limit, opts ...Option[C]) *ThrottleGate[C] {
-	g := &ThrottleGate[C]{limit: limit, cur: map[string]tokenbucket.Limit{}, passed: map[string]int{}, charge: map[string]int{}}
+	g := &ThrottleGate[C]{limit: limit, cur: map[string]tokenbucket.Limit{}}
 	g.apply("throttle", opts)
 	g.buckets = tokenbucket.NewKeyed(func(k string) tokenbucket.Limit { return g.cur[k] })
 	return g
@@ -176,11 +196,12 @@ func (g *ThrottleGate[C]) validate() error {
 
 func (g *ThrottleGate[C]) Filter(now time.Time, batch []Candidate[C]) []Candidate[C] {
 	g.grp.group(batch, g.key)
-	clear(g.passed)
+	g.passed = g.passed[:0]
 	out := g.out[:0]
 	for gi, k := range g.grp.keys {
-		jobs := g.grp.out[g.grp.starts[gi]:g.grp.starts[gi+1]]
+		jobs := g.grp.jobs(gi)
 		g.cur[k] = g.limit(jobs[0].Context)
+		g.passed = append(g.passed, 0)
 		tk, err := g.buckets.Tokens(now, k)
 		if err != nil {
 			g.fail(err)
@@ -191,35 +212,26 @@ func (g *ThrottleGate[C]) Filter(now time.Time, batch []Candidate[C]) []Candidat
 			c.record(k)
 			out = append(out, c)
 		}
-		g.passed[k] += n
+		g.passed[gi] = n
 	}
 	g.out = out
 	return out
 }
 
 func (g *ThrottleGate[C]) Commit(now time.Time, admitted []Candidate[C]) {
-	clear(g.charge)
-	g.chargeKeys = g.chargeKeys[:0]
-	if g.chargePassed {
-		for _, k := range g.grp.keys {
-			if n := g.passed[k]; n > 0 {
-				g.charge[k] = n
-				g.chargeKeys = append(g.chargeKeys, k)
-			}
-		}
-	} else {
-		for i := range admitted {
-			k := g.key(&admitted[i])
-			if g.charge[k] == 0 {
-				g.chargeKeys = append(g.chargeKeys, k)
-			}
-			g.charge[k]++
+	charge := func(k string, n int) {
+		if ok, err := g.buckets.AllowN(now, k, n); n > 0 && (!ok || err != nil) {
+			g.fail(fmt.Errorf("charging %d tokens to partition %q failed (%v)", n, k, err))
 		}
 	}
-	for _, k := range g.chargeKeys {
-		n := g.charge[k]
-		if ok, err := g.buckets.AllowN(now, k, n); !ok || err != nil {
-			g.fail(fmt.Errorf("charging %d tokens to partition %q failed (%v)", n, k, err))
+	if g.chargePassed {
+		for gi, k := range g.grp.keys {
+			charge(k, g.passed[gi])
+		}
+	} else {
+		g.commit.group(admitted, g.key)
+		for gi, k := range g.commit.keys {
+			charge(k, len(g.commit.jobs(gi)))
 		}
 	}
 	if g.commits++; g.commits%pruneEvery == 0 {

@@ -88,11 +88,16 @@ func (o *order[C]) remove(n *node[C]) {
 		}
 	}
 	*lk = link[C]{}
-	if lv.head == nil && len(lv.side) == 0 {
+	// An empty level is kept while there are few (its priority is likely to come back), and
+	// dropped beyond that, so that levels stay O(priorities in use).
+	if lv.head == nil && len(lv.side) == 0 && len(o.levels) > keepLevels {
 		i := sort.Search(len(o.levels), func(i int) bool { return !o.before(o.levels[i].prio, lv.prio) })
 		o.levels = slices.Delete(o.levels, i, i+1)
 	}
 }
+
+// keepLevels is how many (possibly empty) priority levels an order keeps.
+const keepLevels = 8
 
 // each calls f on the jobs in admission order until f returns false.
 // Cost: O(jobs visited + levels visited).

@@ -178,6 +178,7 @@ type Policy[C any] struct {
 	buf      [2][]Candidate[C] // the batch, and the next gate's output
 	visited  []*rrKey[C]       // this tick's phase-1 keys, in order
 	holdFree []*[3]hold
+	nodeFree []*node[C]
 	epoch    time.Time // virtual zero of the job times: the first Stage
 	epochSet bool
 	cur      int
@@ -314,7 +315,13 @@ func (p *Policy[C]) check(j Job[C]) error {
 // stage adds a validated, non-duplicate job. It requires p.mu.
 func (p *Policy[C]) stage(now time.Time, j Job[C]) {
 	p.seq++
-	n := &node[C]{job: j, seq: p.seq, stagedAt: p.off(now)}
+	var n *node[C]
+	if k := len(p.nodeFree); k > 0 {
+		n, p.nodeFree = p.nodeFree[k-1], p.nodeFree[:k-1]
+		n.job, n.seq, n.stagedAt = j, p.seq, p.off(now)
+	} else {
+		n = &node[C]{job: j, seq: p.seq, stagedAt: p.off(now)}
+	}
 	n.part = p.partition(j.Context)
 	p.jobs[j.ID] = n
 	if j.DedupeKey != "" {
@@ -734,9 +741,10 @@ func (p *Policy[C]) ReapAppend(now time.Time, dst []JobID) []JobID {
 		if n.st != admitted || n.leaseGen != le.gen || p.jobs[n.job.ID] != n {
 			continue // completed, reverted or renewed since
 		}
+		id := n.job.ID
 		p.end(now, n, End{Kind: Expired, Started: n.started})
 		p.expiredN++
-		dst = append(dst, n.job.ID)
+		dst = append(dst, id)
 	}
 	return dst
 }
@@ -756,7 +764,17 @@ func (p *Policy[C]) end(now time.Time, n *node[C], e End) {
 		delete(p.dedupe, k)
 	}
 	n.st = done
+	// Recycle the record: a policy in steady state stages without allocating. A Candidate
+	// is valid only during its tick, so nothing outside may still refer to it.
+	if len(p.nodeFree) < maxFreeNodes {
+		gen := n.leaseGen // keeps growing across reuses, so stale lease entries never match
+		*n = node[C]{leaseGen: gen}
+		p.nodeFree = append(p.nodeFree, n)
+	}
 }
+
+// maxFreeNodes bounds the recycled job records kept for reuse.
+const maxFreeNodes = 4096
 
 // release calls every tracking gate's Release for n, exactly once per admission.
 func (p *Policy[C]) release(now time.Time, n *node[C], e End) {

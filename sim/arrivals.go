@@ -30,6 +30,9 @@ type Arrivals struct {
 	Period    time.Duration `json:"period,omitempty" yaml:"period,omitempty"`
 	// Times are a trace's arrival offsets from the start of the run, non-decreasing.
 	Times []time.Duration `json:"times,omitempty" yaml:"times,omitempty"`
+	// Services, if set, give each traced arrival its service time (parallel to Times);
+	// otherwise the tenant's Service distribution is sampled.
+	Services []time.Duration `json:"services,omitempty" yaml:"services,omitempty"`
 }
 
 // Burst multiplies the arrival rate by Factor during [Start, Start+For).
@@ -64,6 +67,14 @@ func (a Arrivals) Validate() error {
 		for i, t := range a.Times {
 			if t < 0 || (i > 0 && t < a.Times[i-1]) {
 				return fmt.Errorf("sim: trace Times must be >= 0 and non-decreasing, got Times[%d] = %v", i, t)
+			}
+		}
+		if a.Services != nil && len(a.Services) != len(a.Times) {
+			return fmt.Errorf("sim: trace Services has %d entries for %d Times", len(a.Services), len(a.Times))
+		}
+		for i, s := range a.Services {
+			if s < 0 {
+				return fmt.Errorf("sim: trace Services[%d] must be >= 0, got %v", i, s)
 			}
 		}
 		return nil
@@ -238,4 +249,34 @@ func parseSeconds(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("bad time %q", s)
 	}
 	return time.Duration(math.Round(f * 1e9)), nil
+}
+
+// TraceTenants turns trace records into one tenant per name (in order of first appearance),
+// each replaying its arrivals and, where the trace gives them, its service times; service
+// is the distribution for records without one.
+func TraceTenants(records []TraceRecord, service Dist) []Tenant {
+	idx := map[string]int{}
+	var out []Tenant
+	for _, r := range records {
+		i, ok := idx[r.Tenant]
+		if !ok {
+			i = len(out)
+			idx[r.Tenant] = i
+			out = append(out, Tenant{Name: r.Tenant, Arrivals: Arrivals{Kind: "trace"}, Service: service})
+		}
+		a := &out[i].Arrivals
+		a.Times = append(a.Times, r.At)
+		a.Services = append(a.Services, r.Service)
+	}
+	for i := range out {
+		a := &out[i].Arrivals
+		traced := false
+		for _, s := range a.Services {
+			traced = traced || s > 0
+		}
+		if !traced {
+			a.Services = nil
+		}
+	}
+	return out
 }

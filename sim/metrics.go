@@ -24,22 +24,24 @@ const (
 // recorder collects a run's metrics in memory bounded by tenants + windows: counters, exact
 // sums for means, and DDSketch quantile sketches (relative accuracy Metrics.Accuracy).
 type recorder struct {
-	window   time.Duration
-	warmup   time.Duration
-	mapping  mapping.IndexMapping
-	t        []tenantRec
-	lostOpen int // crashed jobs not yet reaped
+	window    time.Duration
+	warmup    time.Duration
+	admission bool // admission lags are recorded
+	mapping   mapping.IndexMapping
+	t         []tenantRec
+	lostOpen  int // crashed jobs not yet reaped
 
 	// the current window
-	winStart     time.Duration
-	winDone      []float64 // completions per tenant in this window
-	winArrived   []float64
-	backlogStart []float64 // jobs present per tenant at the window's start
-	demand, fair []float64
-	weights      []float64
-	nSeries      int
-	winSketch    []*ddsketch.DDSketch // per series tenant: total latency in this window
-	windows      []Window
+	winStart        time.Duration
+	winDone         []float64 // completions per tenant in this window
+	winArrived      []float64
+	backlogStart    []float64 // jobs present per tenant at the window's start
+	demand, fair    []float64 // scratch, active tenants only
+	weights2, done2 []float64
+	weights         []float64
+	nSeries         int
+	winSketch       []*ddsketch.DDSketch // per series tenant: total latency in this window
+	windows         []Window
 
 	// whole-system areas, for time-average queue lengths
 	present, waiting                int
@@ -68,9 +70,9 @@ func newRecorder(sc *Scenario, ten []tenantState) *recorder {
 	}
 	n := len(ten)
 	r := &recorder{
-		window: sc.window(), warmup: sc.Warmup, mapping: mp, t: make([]tenantRec, n),
+		window: sc.window(), warmup: sc.Warmup, admission: sc.Admission != nil, mapping: mp, t: make([]tenantRec, n),
 		winDone: make([]float64, n), winArrived: make([]float64, n), backlogStart: make([]float64, n),
-		demand: make([]float64, n), fair: make([]float64, n), weights: make([]float64, n),
+		weights: make([]float64, n),
 	}
 	for i := range ten {
 		r.weights[i] = ten[i].weight
@@ -95,7 +97,7 @@ func (r *recorder) newSketch() *ddsketch.DDSketch {
 func (r *recorder) system(now time.Duration) {
 	t := float64(now)
 	if now > r.warmup {
-		from := math.Max(r.lastT, float64(r.warmup))
+		from := max(r.lastT, float64(r.warmup))
 		r.areaPresent += float64(r.present) * (t - from)
 		r.areaWaiting += float64(r.waiting) * (t - from)
 	}
@@ -105,7 +107,7 @@ func (r *recorder) system(now time.Duration) {
 func (r *recorder) tenantArea(now time.Duration, tr *tenantRec) {
 	t := float64(now)
 	if now > r.warmup {
-		tr.area += float64(tr.present) * (t - math.Max(tr.lastT, float64(r.warmup)))
+		tr.area += float64(tr.present) * (t - max(tr.lastT, float64(r.warmup)))
 	}
 	tr.lastT = t
 }
@@ -166,16 +168,19 @@ func (r *recorder) complete(now time.Duration, j *job) {
 	lat := [nLat]time.Duration{j.admitted - j.arrived, j.started - j.admitted, now - j.started, now - j.arrived}
 	tr.n++
 	for k, d := range lat {
+		if k == latAdmission && !r.admission {
+			continue // always zero without admission: no sketch to feed
+		}
 		v := float64(d)
 		tr.sum[k] += v
-		tr.mx[k] = math.Max(tr.mx[k], v)
+		tr.mx[k] = max(tr.mx[k], v)
 		if tr.sk[k] == nil {
 			tr.sk[k] = r.newSketch()
 		}
-		_ = tr.sk[k].Add(math.Max(v, 1)) // sketches need positive values; 1ns stands for zero
+		_ = tr.sk[k].Add(max(v, 1)) // sketches need positive values; 1ns stands for zero
 	}
 	if int(j.tenant) < r.nSeries {
-		_ = r.winSketch[j.tenant].Add(math.Max(float64(lat[latTotal]), 1))
+		_ = r.winSketch[j.tenant].Add(max(float64(lat[latTotal]), 1))
 	}
 }
 
@@ -204,23 +209,34 @@ func (r *recorder) closeWindow(now time.Duration, m *model) {
 	w := Window{Start: r.winStart, End: now}
 	var capacity float64
 	for i := range r.winDone {
-		r.demand[i] = r.backlogStart[i] + r.winArrived[i]
 		capacity += r.winDone[i]
 		w.Completed += uint64(r.winDone[i])
 		w.Arrived += uint64(r.winArrived[i])
 	}
 	w.Jain = math.NaN()
 	if capacity > 0 {
-		fair, err := interleave.MaxMinFair(r.demand, capacity, r.weights)
+		// Only tenants with something to do have a fair share; passing just those keeps the
+		// window O(active tenants) when most of 100,000 tenants are idle.
+		dem, wts, done := r.demand[:0], r.weights2[:0], r.done2[:0]
+		for i := range r.winDone {
+			if d := r.backlogStart[i] + r.winArrived[i]; d > 0 || r.winDone[i] > 0 {
+				dem = append(dem, max(d, r.winDone[i]))
+				wts = append(wts, r.weights[i])
+				done = append(done, r.winDone[i])
+			}
+		}
+		r.demand, r.weights2, r.done2 = dem, wts, done
+		fair, err := interleave.MaxMinFair(dem, capacity, wts)
 		if err != nil {
 			panic(fmt.Sprintf("sim: max-min fair share: %v", err)) // demands and weights are >= 0 by construction
 		}
 		norm := r.fair[:0]
 		for i, f := range fair {
 			if f > 0 {
-				norm = append(norm, r.winDone[i]/f)
+				norm = append(norm, done[i]/f)
 			}
 		}
+		r.fair = norm
 		if len(norm) > 0 {
 			w.Jain, _ = interleave.Jain(norm) // norm is non-empty and >= 0
 		}

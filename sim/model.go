@@ -192,6 +192,7 @@ func newModel(sc *Scenario, seed uint64, rep int) (*model, error) {
 		}
 		ts.hashKey = splitmix(uint64(i))
 		ts.maxIn = t.MaxInFlight
+		ts.services = t.Arrivals.Services
 		if t.Limit != nil {
 			ts.limit = *t.Limit
 		}
@@ -378,6 +379,7 @@ func (m *model) freeSlot(s int32) {
 
 func (m *model) arrive(now time.Duration, t int32) {
 	ts := &m.ten[t]
+	k := ts.arrivals - 1 // this arrival's index, before the next is scheduled
 	m.nextArrival(t, now)
 	m.rec.arrive(now, t)
 	if m.policy == nil && m.capacity > 0 && m.inSystem >= m.capacity {
@@ -388,7 +390,9 @@ func (m *model) arrive(now time.Duration, t int32) {
 	j := &m.jobs[s]
 	*j = job{tenant: t, worker: -1, arrived: now, live: true}
 	if ts.services != nil {
-		j.service, j.traced = ts.services[ts.arrivals-1], true
+		if s := ts.services[k]; s > 0 {
+			j.service, j.traced = s, true
+		}
 	}
 	if m.policy == nil {
 		j.admitted = now

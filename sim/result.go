@@ -59,6 +59,9 @@ type TenantResult struct {
 	Queue        Quantiles `json:"queue_lag"`
 	Service      Quantiles `json:"service"`
 	Total        Quantiles `json:"total"`
+	// TotalCDF is the total latency at probabilities 1%, 2%, ..., 99% (the empirical CDF,
+	// within the sketch's accuracy), for the overall result and the series tenants.
+	TotalCDF []time.Duration `json:"total_cdf,omitempty"`
 }
 
 // Quantiles summarise a latency: the exact mean and max, and p50/p95/p99 within the
@@ -131,6 +134,9 @@ func (m *model) result(seed uint64, rep int) *Result {
 			t.MeanInSystem = tr.area / measured
 		}
 		qs := [nLat]*Quantiles{&t.Admission, &t.Queue, &t.Service, &t.Total}
+		if i < r.nSeries {
+			t.TotalCDF = cdf(tr.sk[latTotal], time.Duration(tr.mx[latTotal]))
+		}
 		for k := range nLat {
 			fill(qs[k], tr.sk[k], tr.sum[k], tr.mx[k], tr.n)
 			sum[k] += tr.sum[k]
@@ -159,6 +165,7 @@ func (m *model) result(seed uint64, rep int) *Result {
 	for k := range nLat {
 		fill(qs[k], all[k], sum[k], mx[k], ov.Measured)
 	}
+	ov.TotalCDF = cdf(all[latTotal], time.Duration(mx[latTotal]))
 	for i := range res.Tenants {
 		if ov.Measured > 0 {
 			res.Tenants[i].Share = float64(res.Tenants[i].Measured) / float64(ov.Measured)
@@ -201,11 +208,38 @@ func fill(q *Quantiles, sk *ddsketch.DDSketch, sum, mx float64, n uint64) {
 	q.Max = time.Duration(mx)
 	if sk != nil && !sk.IsEmpty() {
 		vs, _ := sk.GetValuesAtQuantiles([]float64{0.5, 0.95, 0.99})
-		// A quantile never exceeds the exact maximum; the sketch's relative error could.
-		q.P50 = min(time.Duration(math.Round(vs[0])), q.Max)
-		q.P95 = min(time.Duration(math.Round(vs[1])), q.Max)
-		q.P99 = min(time.Duration(math.Round(vs[2])), q.Max)
+		q.P50, q.P95, q.P99 = sketchValue(vs[0], q.Max), sketchValue(vs[1], q.Max), sketchValue(vs[2], q.Max)
 	}
+}
+
+// sketchValue converts a sketch quantile back to a duration: sketches hold zero as 1ns, and a
+// quantile never exceeds the exact maximum (the sketch's relative error could).
+func sketchValue(v float64, mx time.Duration) time.Duration {
+	if v < 2 {
+		return 0
+	}
+	return min(time.Duration(math.Round(v)), mx)
+}
+
+// cdfProbs are the probabilities of TotalCDF.
+var cdfProbs = func() []float64 {
+	ps := make([]float64, 99)
+	for i := range ps {
+		ps[i] = float64(i+1) / 100
+	}
+	return ps
+}()
+
+func cdf(sk *ddsketch.DDSketch, mx time.Duration) []time.Duration {
+	if sk == nil || sk.IsEmpty() {
+		return nil
+	}
+	vs, _ := sk.GetValuesAtQuantiles(cdfProbs)
+	out := make([]time.Duration, len(vs))
+	for i, v := range vs {
+		out[i] = sketchValue(v, mx)
+	}
+	return out
 }
 
 // WriteJSON writes r as indented JSON (durations in nanoseconds; NaN as null).

@@ -231,7 +231,7 @@ func (k *Keyed[K]) Prune(now time.Time, maxScan int) int {
 					removed++
 				}
 			}
-			if len(g.tats) == 0 {
+			if len(g.tats) == 0 && len(s.groups) > keepGroups {
 				s.forget(g)
 				continue
 			}
@@ -457,7 +457,7 @@ func (k *Keyed[K]) moveEpoch(now time.Time, seen *time.Time) {
 					removed++
 				}
 			}
-			if len(g.tats) == 0 {
+			if len(g.tats) == 0 && len(s.groups) > keepGroups {
 				s.forget(g)
 				continue
 			}
@@ -472,9 +472,14 @@ func (k *Keyed[K]) moveEpoch(now time.Time, seen *time.Time) {
 	k.clock.Store(0) // t, in the new frame
 }
 
-// compact rebuilds g.tats once it has shrunk below a quarter of its peak.
+// keepGroups is how many groups a shard keeps even when they are empty: a limit in use comes
+// back, and recreating its group would convert the limit again.
+const keepGroups = 8
+
+// compact rebuilds g.tats once it has shrunk below a quarter of a peak of at least 1024
+// (smaller maps are not worth the churn of rebuilding and growing again).
 func (g *group[K]) compact() {
-	if g.peak < 64 || len(g.tats) >= g.peak/4 {
+	if g.peak < 1024 || len(g.tats) >= g.peak/4 {
 		return
 	}
 	m := make(map[K]int64, len(g.tats))

@@ -1,0 +1,274 @@
+// Package simplot draws a simulation's results with gonum/plot: latency percentiles over
+// time per tenant, stacked throughput, fairness over time, limiter trajectories and latency
+// CDFs. The same result always gives the same bytes (PNG and SVG), so figures can be
+// committed and compared.
+package simplot
+
+import (
+	"fmt"
+	"image/color"
+	"os"
+	"path/filepath"
+	"time"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+
+	"github.com/dispatchlab/dispatchlab/sim"
+)
+
+// Figure names, as SaveAll writes them (with the format's extension).
+const (
+	LagOverTime     = "lag-over-time"
+	Throughput      = "throughput"
+	Fairness        = "fairness"
+	Limits          = "limits"
+	LatencyCDF      = "latency-cdf"
+	maxSeriesInPlot = 10
+)
+
+func mid(w sim.Window) float64 { return (w.Start + w.End).Seconds() / 2 }
+
+// seriesNames returns the names of the series tenants, at most maxSeriesInPlot.
+func seriesNames(r *sim.Result) []string {
+	n := 0
+	if len(r.Windows) > 0 {
+		n = len(r.Windows[0].Tenants)
+	}
+	n = min(n, maxSeriesInPlot, len(r.Tenants))
+	names := make([]string, n)
+	for i := range names {
+		names[i] = r.Tenants[i].Name
+	}
+	return names
+}
+
+func newPlot(title, x, y string) *plot.Plot {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = x
+	p.Y.Label.Text = y
+	p.Add(plotter.NewGrid())
+	p.Legend.Top = true
+	return p
+}
+
+// LagPlot draws each series tenant's p99 total latency per window (seconds), with p50
+// dashed.
+func LagPlot(r *sim.Result) (*plot.Plot, error) {
+	p := newPlot(r.Scenario+": latency per window", "time (s)", "total latency (s)")
+	for i, name := range seriesNames(r) {
+		var p99, p50 plotter.XYs
+		for _, w := range r.Windows {
+			if t := w.Tenants[i]; t.Completed > 0 {
+				p99 = append(p99, plotter.XY{X: mid(w), Y: t.P99.Seconds()})
+				p50 = append(p50, plotter.XY{X: mid(w), Y: t.P50.Seconds()})
+			}
+		}
+		if len(p99) == 0 {
+			continue
+		}
+		l99, err := plotter.NewLine(p99)
+		if err != nil {
+			return nil, err
+		}
+		l50, err := plotter.NewLine(p50)
+		if err != nil {
+			return nil, err
+		}
+		l99.Color, l50.Color = plotutil.Color(i), plotutil.Color(i)
+		l50.Dashes = []vg.Length{vg.Points(2), vg.Points(2)}
+		p.Add(l99, l50)
+		p.Legend.Add(name+" p99", l99)
+	}
+	return p, nil
+}
+
+// ThroughputPlot draws completions per second per window, stacked by series tenant, with
+// the remaining tenants as "others".
+func ThroughputPlot(r *sim.Result) (*plot.Plot, error) {
+	p := newPlot(r.Scenario+": throughput", "time (s)", "completions per second")
+	names := seriesNames(r)
+	n := len(r.Windows)
+	if n == 0 {
+		return p, nil
+	}
+	width := vg.Points(max(1, 400/float64(n)))
+	var below *plotter.BarChart
+	stack := func(name string, vals plotter.Values, i int) error {
+		b, err := plotter.NewBarChart(vals, width)
+		if err != nil {
+			return err
+		}
+		b.LineStyle.Width = 0
+		b.Color = plotutil.Color(i)
+		if below != nil {
+			b.StackOn(below)
+		}
+		below = b
+		p.Add(b)
+		p.Legend.Add(name, b)
+		return nil
+	}
+	others := make(plotter.Values, n)
+	for wi, w := range r.Windows {
+		others[wi] = float64(w.Completed) / (w.End - w.Start).Seconds()
+	}
+	for i, name := range names {
+		vals := make(plotter.Values, n)
+		for wi, w := range r.Windows {
+			vals[wi] = float64(w.Tenants[i].Completed) / (w.End - w.Start).Seconds()
+			others[wi] -= vals[wi]
+		}
+		if err := stack(name, vals, i); err != nil {
+			return nil, err
+		}
+	}
+	if len(names) < len(r.Tenants) {
+		for i := range others {
+			others[i] = max(others[i], 0)
+		}
+		if err := stack("others", others, len(names)); err != nil {
+			return nil, err
+		}
+	}
+	p.X.Label.Text = fmt.Sprintf("window (%v each)", r.Windows[0].End-r.Windows[0].Start)
+	return p, nil
+}
+
+// FairnessPlot draws Jain's index of each window (throughput normalised by weighted max-min
+// fair shares; 1 is perfectly fair).
+func FairnessPlot(r *sim.Result) (*plot.Plot, error) {
+	p := newPlot(r.Scenario+": fairness per window", "time (s)", "Jain's index")
+	var xy plotter.XYs
+	for _, w := range r.Windows {
+		if w.Jain == w.Jain { // skip NaN (nothing completed)
+			xy = append(xy, plotter.XY{X: mid(w), Y: w.Jain})
+		}
+	}
+	p.Y.Min, p.Y.Max = 0, 1.05
+	if len(xy) == 0 {
+		return p, nil
+	}
+	l, err := plotter.NewLine(xy)
+	if err != nil {
+		return nil, err
+	}
+	l.Color = color.RGBA{B: 200, A: 255}
+	p.Add(l)
+	return p, nil
+}
+
+// LimitsPlot draws, per series tenant, the adaptive limit (solid) and the jobs in flight
+// under the concurrency gate (dashed), when the scenario has those gates.
+func LimitsPlot(r *sim.Result) (*plot.Plot, error) {
+	p := newPlot(r.Scenario+": limiter trajectories", "time (s)", "jobs")
+	for i, name := range seriesNames(r) {
+		var lim, in plotter.XYs
+		for _, w := range r.Windows {
+			t := w.Tenants[i]
+			if t.Limit >= 0 {
+				lim = append(lim, plotter.XY{X: mid(w), Y: float64(t.Limit)})
+			}
+			if t.InFlight >= 0 {
+				in = append(in, plotter.XY{X: mid(w), Y: float64(t.InFlight)})
+			}
+		}
+		for k, xy := range []plotter.XYs{lim, in} {
+			if len(xy) == 0 {
+				continue
+			}
+			l, err := plotter.NewLine(xy)
+			if err != nil {
+				return nil, err
+			}
+			l.Color = plotutil.Color(i)
+			label := name + " limit"
+			if k == 1 {
+				l.Dashes = []vg.Length{vg.Points(2), vg.Points(2)}
+				label = name + " in flight"
+			}
+			p.Add(l)
+			p.Legend.Add(label, l)
+		}
+	}
+	return p, nil
+}
+
+// CDFPlot draws the total-latency CDF of the whole system and of each series tenant.
+func CDFPlot(r *sim.Result) (*plot.Plot, error) {
+	p := newPlot(r.Scenario+": latency CDF", "total latency (s)", "fraction of jobs")
+	p.Y.Min, p.Y.Max = 0, 1
+	add := func(name string, cdf []time.Duration, i int, bold bool) error {
+		if len(cdf) == 0 {
+			return nil
+		}
+		xy := make(plotter.XYs, len(cdf))
+		for k, d := range cdf {
+			xy[k] = plotter.XY{X: d.Seconds(), Y: float64(k+1) / 100}
+		}
+		l, err := plotter.NewLine(xy)
+		if err != nil {
+			return err
+		}
+		l.Color = plotutil.Color(i)
+		if bold {
+			l.Color, l.Width = color.Black, vg.Points(2)
+		}
+		p.Add(l)
+		p.Legend.Add(name, l)
+		return nil
+	}
+	if err := add("overall", r.Overall.TotalCDF, 0, true); err != nil {
+		return nil, err
+	}
+	for i, name := range seriesNames(r) {
+		if err := add(name, r.Tenants[i].TotalCDF, i, false); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// All returns every figure of r by name.
+func All(r *sim.Result) (map[string]*plot.Plot, error) {
+	out := map[string]*plot.Plot{}
+	for name, f := range map[string]func(*sim.Result) (*plot.Plot, error){
+		LagOverTime: LagPlot, Throughput: ThroughputPlot, Fairness: FairnessPlot, Limits: LimitsPlot, LatencyCDF: CDFPlot,
+	} {
+		p, err := f(r)
+		if err != nil {
+			return nil, fmt.Errorf("simplot: %s: %w", name, err)
+		}
+		out[name] = p
+	}
+	return out, nil
+}
+
+// SaveAll writes every figure of r into dir as name.format for each format ("png", "svg")
+// and returns the paths written, in a fixed order.
+func SaveAll(r *sim.Result, dir string, formats ...string) ([]string, error) {
+	figs, err := All(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	var paths []string
+	for _, name := range []string{LagOverTime, Throughput, Fairness, Limits, LatencyCDF} {
+		for _, f := range formats {
+			if f != "png" && f != "svg" {
+				return nil, fmt.Errorf("simplot: unknown format %q (want png or svg)", f)
+			}
+			path := filepath.Join(dir, name+"."+f)
+			if err := figs[name].Save(8*vg.Inch, 4.5*vg.Inch, path); err != nil {
+				return nil, fmt.Errorf("simplot: saving %s: %w", path, err)
+			}
+			paths = append(paths, path)
+		}
+	}
+	return paths, nil
+}
