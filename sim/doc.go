@@ -1,0 +1,50 @@
+// Package sim is a discrete-event simulator for multi-tenant dispatch: tenants generate
+// jobs, an admission.Policy (optional) admits them through its gates, and a pool of workers
+// serves them, picked by a strategy or from a central queue. It measures what users tune
+// for: admission lag, queue lag and total latency per tenant, throughput, fairness (Jain's
+// index of throughput normalised by max-min fair shares, per window) and limiter
+// trajectories.
+//
+// # Engine
+//
+// [Engine] keeps a virtual clock (a time.Duration since the run's epoch, int64 nanoseconds)
+// and a 4-ary heap of events ordered by (time, insertion sequence): events at the same instant
+// run in the order they were scheduled, so every run is deterministic. Events are values (no
+// interface boxing, no allocation per event once the heap has grown); cancellation is lazy.
+// Processes are callbacks, never goroutines.
+//
+// # Randomness
+//
+// Every purpose has its own stream, derived from (seed, replication, name) by [Stream]:
+// arrivals and service per tenant, failures per tenant, the strategy, crashes. Adding a tenant
+// does not shift another's draws, and replication r of every sweep point uses the same draws
+// (common random numbers). The same scenario, seed and replication give the same [Result], bit
+// for bit, whatever GOMAXPROCS or parallelism ([Replicate] runs replications in parallel).
+//
+// # Model
+//
+// A [Scenario] has tenants (Poisson, constant, on/off, burst, diurnal or traced arrivals;
+// exponential, deterministic, lognormal, Pareto, uniform or empirical service from gonum's
+// distuv), workers (a central FIFO or LIFO queue, or per-worker queues with a strategy;
+// per-worker speed; a capacity bound K for loss systems; capacity changes at given times;
+// crashes whose jobs the admission lease reaps) and, optionally, admission: throttle,
+// concurrency, adaptive, fair-interleave and global-cap gates, round-robin keys, ticked
+// periodically (dispatch_policy's loop) or event-driven (exactly when something can change).
+// Without admission, jobs queue directly: that is the mode queueing theory describes.
+//
+// # Validation
+//
+// The tests reproduce M/M/1, M/M/c (Erlang C), M/D/1 (Pollaczek–Khinchine), M/M/1/K and
+// Erlang B within the 99% confidence interval of 10 replications, check Little's law to 0.5%
+// on every replication, and show that a burst-1 throttle is exactly M/D/1 (the Lindley
+// recursion), that per-tenant concurrency caps are independent M/M/k queues, and that fair
+// admission keeps FCFS's overall mean wait while lowering the light tenants' (Kleinrock's
+// conservation law). go test ./sim -long runs 30 replications of ten times as many jobs.
+//
+// # Metrics and cost
+//
+// Memory is O(tenants + in-flight jobs + windows), never O(jobs): latencies go into DDSketch
+// quantile sketches (github.com/DataDog/sketches-go) with relative accuracy Metrics.Accuracy
+// (1% by default) and exact means and maxima. A direct-queueing M/M/8 runs at about 5 million
+// jobs per second on one core; see BENCHMARKS.md.
+package sim

@@ -1,0 +1,153 @@
+package sim
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestArrivalRates(t *testing.T) {
+	const horizon = 20000 * time.Second
+	for _, tc := range []struct {
+		name string
+		a    Arrivals
+		want float64 // mean arrivals per second over the horizon
+	}{
+		{"poisson", Poisson(2), 2},
+		{"constant", Arrivals{Kind: "constant", Rate: 4}, 4},
+		{"burst", Arrivals{Rate: 1, Bursts: []Burst{{Start: 5000 * time.Second, For: 1000 * time.Second, Factor: 11}}}, 1.5},
+		{"onoff", Arrivals{Rate: 1, OnOff: &OnOff{On: 10 * time.Second, Off: 30 * time.Second, Factor: 5}}, 2},
+		{"diurnal", Arrivals{Kind: "diurnal", Rate: 3, Amplitude: 0.8, Period: 1000 * time.Second}, 3},
+	} {
+		require.NoError(t, tc.a.Validate(), tc.name)
+		g := newArrivalGen(tc.a, Stream(1, 0, tc.name))
+		n, at := 0, time.Duration(0)
+		for {
+			next, ok := g.after(at)
+			if !ok || next >= horizon {
+				break
+			}
+			require.GreaterOrEqual(t, next, at, tc.name)
+			at = next
+			n++
+		}
+		got := float64(n) / horizon.Seconds()
+		assert.InDelta(t, tc.want, got, 0.03*tc.want, tc.name)
+	}
+}
+
+func TestDistMeans(t *testing.T) {
+	for _, d := range []Dist{
+		Exp(time.Second), Det(time.Second),
+		{Kind: "lognormal", Mean: time.Second, Sigma: 0.5},
+		{Kind: "pareto", Mean: time.Second, Alpha: 3},
+		{Kind: "uniform", Min: 0, Max: 2 * time.Second},
+		{Kind: "empirical", Values: []time.Duration{0, time.Second, 2 * time.Second}},
+	} {
+		require.NoError(t, d.Validate(), d.Kind)
+		s := newSampler(d, Stream(3, 0, d.Kind))
+		var sum float64
+		const n = 200_000
+		for range n {
+			x := s.sample()
+			require.GreaterOrEqual(t, x, time.Duration(0))
+			sum += float64(x)
+		}
+		assert.InDelta(t, float64(d.MeanDuration()), sum/n, 0.02*float64(time.Second), d.Kind)
+	}
+}
+
+func TestValidationErrors(t *testing.T) {
+	ok := func() *Scenario {
+		return &Scenario{Name: "x", Duration: time.Minute, Tenants: []Tenant{{Name: "a", Arrivals: Poisson(1), Service: Exp(time.Second)}}, Workers: Workers{Count: 1}}
+	}
+	require.NoError(t, ok().Validate())
+	for _, tc := range []struct {
+		mod  func(*Scenario)
+		want string
+	}{
+		{func(s *Scenario) { s.Duration = 0 }, "sim: Duration must be in (0, 24000h0m0s], got 0s"},
+		{func(s *Scenario) { s.Warmup = 2 * time.Minute }, "sim: need Drain >= 0 and 0 <= Warmup < Duration, got Drain 0s, Warmup 2m0s"},
+		{func(s *Scenario) { s.Tenants = nil }, "sim: Tenants must not be empty"},
+		{func(s *Scenario) { s.Tenants = append(s.Tenants, s.Tenants[0]) }, `sim: Tenants[1]: duplicate tenant name "a"`},
+		{func(s *Scenario) { s.Tenants[0].Arrivals.Rate = -1 }, "Tenants[0] (a).Arrivals: sim: arrival Rate must be finite and > 0, got -1"},
+		{func(s *Scenario) { s.Tenants[0].Service = Dist{Kind: "gamma"} }, `Tenants[0] (a).Service: sim: unknown distribution Kind "gamma" (want exponential, deterministic, lognormal, pareto, uniform or empirical)`},
+		{func(s *Scenario) { s.Tenants[0].FailureRate = 1.5 }, "sim: Tenants[0] (a).FailureRate must be in [0, 1], got 1.5"},
+		{func(s *Scenario) { s.Workers.Count = 0 }, "sim: Workers.Count must be in [1, 1000000], got 0"},
+		{func(s *Scenario) { s.Workers.Queue = "stack" }, `sim: Workers.Queue must be fifo, lifo or per-worker, got "stack"`},
+		{func(s *Scenario) { s.Workers.Capacity = -1 }, "sim: Workers.Capacity must be 0 (unbounded) or >= Count 1, got -1"},
+		{func(s *Scenario) { s.Workers.CrashRate = 1 }, "sim: Workers.CrashRate needs Admission (the lease reaps crashed jobs)"},
+		{func(s *Scenario) { s.Tenants[0].Count = MaxTenants + 1 }, "sim: more than 1000000 tenants (raise sim.MaxTenants in code to allow more)"},
+		{func(s *Scenario) { s.Metrics.Window = time.Nanosecond }, "sim: Metrics.Window 1ns makes more than 1,000,000 windows; raise it"},
+	} {
+		s := ok()
+		tc.mod(s)
+		assert.EqualError(t, s.Validate(), tc.want)
+	}
+}
+
+func TestTrace(t *testing.T) {
+	csvText := "at,tenant,service\n0.5,a,1s\n0.1,b,\n1.5,a,0.25\n2,b,2s\n"
+	recs, err := ReadTrace(strings.NewReader(csvText))
+	require.NoError(t, err)
+	require.Len(t, recs, 4)
+	assert.Equal(t, TraceRecord{At: 100 * time.Millisecond, Tenant: "b"}, recs[0], "sorted by time")
+	tenants := TraceTenants(recs, Det(time.Second))
+	require.Len(t, tenants, 2)
+	assert.Equal(t, []time.Duration{500 * time.Millisecond, 1500 * time.Millisecond}, tenants[1].Arrivals.Times)
+	sc := &Scenario{Name: "trace", Duration: 10 * time.Second, Tenants: tenants, Workers: Workers{Count: 1}}
+	r, err := Run(sc, 1, 0)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(4), r.Overall.Completed)
+	// a's jobs take 1s and 250ms as traced; b's first has no traced service and takes 1s.
+	a := r.Tenants[1]
+	assert.Equal(t, 625*time.Millisecond, a.Service.Mean)
+
+	for _, bad := range []string{"time,who\n1,a\n", "at,tenant\nx,a\n", "at,tenant\n1,\n", "at,tenant,service\n1,a,-3\n"} {
+		_, err := ReadTrace(strings.NewReader(bad))
+		assert.Error(t, err, bad)
+	}
+}
+
+func TestResultWriters(t *testing.T) {
+	r, err := Run(goldenScenarios()[2], 1, 0)
+	require.NoError(t, err)
+	var js bytes.Buffer
+	require.NoError(t, r.WriteJSON(&js))
+	var back map[string]any
+	require.NoError(t, json.Unmarshal(js.Bytes(), &back), "valid JSON even with NaN fields")
+	var tenants, windows bytes.Buffer
+	require.NoError(t, r.WriteTenantsCSV(&tenants, true))
+	require.NoError(t, r.WriteWindowsCSV(&windows, true))
+	lines := strings.Split(strings.TrimSpace(tenants.String()), "\n")
+	assert.Len(t, lines, 1+len(r.Tenants)+1, "header, tenants, overall")
+	assert.True(t, strings.HasPrefix(lines[len(lines)-1], "noisy-neighbour,1,0,overall,"))
+	assert.Greater(t, strings.Count(windows.String(), "\n"), len(r.Windows))
+}
+
+// Conservation: every arrival is rejected, completed, lost in a crash, or still present at
+// the end; in a run that drains, nothing is left.
+func TestConservation(t *testing.T) {
+	for _, sc := range goldenScenarios() {
+		r, err := Run(sc, 3, 0)
+		require.NoError(t, err)
+		ov := r.Overall
+		assert.LessOrEqual(t, ov.Completed+ov.Rejected+ov.Lost, ov.Arrived, sc.Name)
+		assert.LessOrEqual(t, ov.Completed, ov.Started, sc.Name)
+		if sc.Name == "direct-mm2" {
+			assert.Equal(t, ov.Arrived, ov.Completed, "a stable M/M/2 drains")
+			assert.Less(t, r.LittleError, 0.005)
+		}
+		for _, w := range r.Windows {
+			if !math.IsNaN(w.Jain) {
+				assert.True(t, w.Jain > 0 && w.Jain <= 1+1e-12, "Jain %v", w.Jain)
+			}
+		}
+	}
+}
