@@ -76,8 +76,8 @@ func TestValidationErrors(t *testing.T) {
 		{func(s *Scenario) { s.Warmup = 2 * time.Minute }, "sim: warmup: must be in [0, duration 1m0s), got 2m0s"},
 		{func(s *Scenario) { s.Tenants = nil }, "sim: tenants: must not be empty"},
 		{func(s *Scenario) { s.Tenants = append(s.Tenants, s.Tenants[0]) }, `sim: tenants[1].name: duplicate tenant name "a"`},
-		{func(s *Scenario) { s.Tenants[0].Arrivals.Rate = -1 }, "sim: tenants[0].arrivals: sim: arrival Rate must be finite and > 0, got -1"},
-		{func(s *Scenario) { s.Tenants[0].Service = Dist{Kind: "gamma"} }, `sim: tenants[0].service: sim: unknown distribution Kind "gamma" (want exponential, deterministic, lognormal, pareto, uniform or empirical)`},
+		{func(s *Scenario) { s.Tenants[0].Arrivals.Rate = -1 }, "sim: tenants[0].arrivals: arrival Rate must be finite and > 0, got -1"},
+		{func(s *Scenario) { s.Tenants[0].Service = Dist{Kind: "gamma"} }, `sim: tenants[0].service: unknown distribution Kind "gamma" (want exponential, deterministic, lognormal, pareto, uniform or empirical)`},
 		{func(s *Scenario) { s.Tenants[0].FailureRate = 1.5 }, "sim: tenants[0].failure_rate: must be in [0, 1], got 1.5"},
 		{func(s *Scenario) { s.Workers.Count = 0 }, "sim: workers.count: must be in [1, 1000000], got 0"},
 		{func(s *Scenario) { s.Workers.Queue = "stack" }, `sim: workers.queue: must be fifo, lifo or per-worker, got "stack"`},
@@ -154,4 +154,31 @@ func TestConservation(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A run whose drain finishes early ends with its last job: measured time does not include
+// the unused rest of Drain, so throughput equals the arrival rate of a stable system.
+func TestRunEndsWhenDrained(t *testing.T) {
+	sc := &Scenario{
+		Name: "drains", Duration: 4000 * time.Second, Drain: 4000 * time.Second,
+		Tenants: []Tenant{{Name: "t", Arrivals: Poisson(1), Service: Exp(500 * time.Millisecond)}},
+		Workers: Workers{Count: 2},
+	}
+	r, err := Run(sc, 5, 0)
+	require.NoError(t, err)
+	assert.Equal(t, r.Overall.Arrived, r.Overall.Completed)
+	assert.GreaterOrEqual(t, r.Simulated, sc.Duration)
+	assert.Less(t, r.Simulated, sc.Duration+time.Minute, "the run ends when the last job finishes")
+	want := float64(r.Overall.Arrived) / sc.Duration.Seconds()
+	assert.InEpsilon(t, want, r.Overall.Throughput, 0.02)
+	last := r.Windows[len(r.Windows)-1]
+	assert.Equal(t, r.Simulated, last.End, "the last window closes at the end of the run")
+
+	// A run that is still busy at Duration + Drain stops there.
+	sc.Drain = time.Second
+	sc.Tenants[0].Arrivals = Poisson(5) // ρ = 1.25
+	r, err = Run(sc, 5, 0)
+	require.NoError(t, err)
+	assert.Equal(t, sc.Duration+sc.Drain, r.Simulated)
+	assert.Less(t, r.Overall.Completed, r.Overall.Arrived)
 }
