@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/dispatchlab/dispatchlab/aimd"
@@ -144,7 +145,9 @@ type FieldError struct {
 	Err  error
 }
 
-func (e *FieldError) Error() string { return "sim: " + e.Path + ": " + e.Err.Error() }
+func (e *FieldError) Error() string {
+	return "sim: " + e.Path + ": " + strings.TrimPrefix(e.Err.Error(), "sim: ")
+}
 func (e *FieldError) Unwrap() error { return e.Err }
 
 func fieldErr(path, format string, args ...any) error {

@@ -51,10 +51,26 @@ type Check struct {
 	Scenario *Scenario
 	Expected float64
 	// Guard is a relative tolerance checked beside the confidence interval, so that a wide
-	// interval cannot hide a biased simulator.
+	// interval cannot hide a biased simulator. It is set for 100,000 jobs per replication and
+	// widens as 1/√jobs for smaller runs.
 	Guard   float64
+	Jobs    int // jobs per replication the scenario is built for
 	Measure func(*Result) float64
 }
+
+// widen is how much a run of c.Jobs jobs widens the tolerances set for 100,000 (1/√jobs).
+func (c Check) widen() float64 {
+	if c.Jobs > 0 && c.Jobs < 100_000 {
+		return math.Sqrt(100_000 / float64(c.Jobs))
+	}
+	return 1
+}
+
+// guard returns the check's relative tolerance at its size.
+func (c Check) guard() float64 { return c.Guard * c.widen() }
+
+// littleTolerance is the largest Little's-law error accepted: 0.5% at 100,000 jobs.
+func (c Check) littleTolerance() float64 { return 0.005 * c.widen() }
 
 func secs(d time.Duration) float64 { return d.Seconds() }
 
@@ -158,6 +174,9 @@ func Checks(n int) []Check {
 	cs = append(cs, Check{Name: "fair admission, M/M/4 rho=0.8", Metric: "overall wait", Scenario: fair,
 		Expected: ErlangC(c, 3.2) / (c - 3.2), Guard: 0.06,
 		Measure: func(r *Result) float64 { return secs(r.Overall.Admission.Mean + r.Overall.Queue.Mean) }})
+	for i := range cs {
+		cs[i].Jobs = n
+	}
 	return cs
 }
 
@@ -172,7 +191,8 @@ type Outcome struct {
 
 // RunCheck runs reps replications of c's scenario (parallel as in Replicate) and compares the
 // metric's mean with the exact value: it passes when the value lies in the 99% confidence
-// interval, the mean is within the guard, and Little's law holds to 0.5% in every replication.
+// interval, the mean is within the guard, and Little's law holds to 0.5% in every replication
+// (both tolerances widen as 1/√jobs below 100,000 jobs).
 func RunCheck(c Check, seed uint64, reps, parallel int) (Outcome, error) {
 	res, err := Replicate(c.Scenario, seed, reps, parallel)
 	if err != nil {
@@ -185,6 +205,6 @@ func RunCheck(c Check, seed uint64, reps, parallel int) (Outcome, error) {
 		o.MaxLittle = max(o.MaxLittle, r.LittleError)
 	}
 	o.Estimate = EstimateOf(xs, 0.99)
-	o.Pass = o.Estimate.Covers(c.Expected) && math.Abs(o.Estimate.Mean-c.Expected) <= c.Guard*c.Expected && o.MaxLittle < 0.005
+	o.Pass = o.Estimate.Covers(c.Expected) && math.Abs(o.Estimate.Mean-c.Expected) <= c.guard()*c.Expected && o.MaxLittle < c.littleTolerance()
 	return o, nil
 }

@@ -38,16 +38,13 @@ func TestValidate(t *testing.T) {
 	for _, c := range Checks(n) {
 		t.Run(c.Name+"/"+c.Metric, func(t *testing.T) {
 			t.Parallel()
-			if raceEnabled {
-				c.Guard *= 2 // the runs are five times shorter under the race detector
-			}
 			o, err := RunCheck(c, 1, reps, 1)
 			require.NoError(t, err)
 			t.Logf("%s: %s = %.4f ± %.4f (99%%, %d reps), exact %.4f, Little %.3f%%",
 				c.Name, c.Metric, o.Estimate.Mean, o.Estimate.HalfWidth, o.Estimate.N, c.Expected, 100*o.MaxLittle)
 			if !o.Pass {
 				t.Errorf("%s: %s = %.5f ± %.5f, exact %.5f (guard %.0f%%), Little's law off by up to %.3f%%",
-					c.Name, c.Metric, o.Estimate.Mean, o.Estimate.HalfWidth, c.Expected, 100*c.Guard, 100*o.MaxLittle)
+					c.Name, c.Metric, o.Estimate.Mean, o.Estimate.HalfWidth, c.Expected, 100*c.guard(), 100*o.MaxLittle)
 			}
 		})
 	}
