@@ -65,36 +65,36 @@ const (
 type Config struct {
 	// Initial is the limit of a new limiter, and the idle safety valve: when nothing is in
 	// flight, at least Initial slots are free. It must be >= Min.
-	Initial int
+	Initial int `json:"initial,omitempty" yaml:"initial,omitempty"`
 	// Min is the floor of the limit. It must be >= 1; zero means 1.
-	Min int
+	Min int `json:"min,omitempty" yaml:"min,omitempty"`
 	// Max is the ceiling of the limit; zero means none (the seed's limit grows unbounded).
 	// Otherwise it must be >= Initial.
-	Max int
+	Max int `json:"max,omitempty" yaml:"max,omitempty"`
 	// TargetLag is the queue lag the limiter steers to: the limit shrinks while the EWMA
 	// of lag is above it. It must be > 0. See the package documentation on choosing it.
-	TargetLag time.Duration
+	TargetLag time.Duration `json:"target_lag,omitempty" yaml:"target_lag,omitempty"`
 	// Alpha is the EWMA weight of a new lag sample, in (0, 1]; zero means 0.5.
-	Alpha float64
+	Alpha float64 `json:"alpha,omitempty" yaml:"alpha,omitempty"`
 	// FailFactor multiplies the limit on a failure, in (0, 1); zero means 0.5.
-	FailFactor float64
+	FailFactor float64 `json:"fail_factor,omitempty" yaml:"fail_factor,omitempty"`
 	// SlowFactor multiplies the limit when the EWMA is above TargetLag, in (0, 1); zero
 	// means 0.95.
-	SlowFactor float64
+	SlowFactor float64 `json:"slow_factor,omitempty" yaml:"slow_factor,omitempty"`
 
 	// Options beyond the seed, from the Netflix/concurrency-limits AIMDLimit. Their zero
 	// values keep the seed's behaviour.
 
 	// Step is the additive increase on a success under target. It must be >= 1; zero
 	// means 1 (Netflix issue #147 asks for it configurable).
-	Step int
+	Step int `json:"step,omitempty" yaml:"step,omitempty"`
 	// GrowOnlyWhenUtilized, if set, grows the limit only when the sample's InFlight·2 >=
 	// limit, as Netflix's AIMDLimit does: a partition that does not use its limit does
 	// not learn that it could use more.
-	GrowOnlyWhenUtilized bool
+	GrowOnlyWhenUtilized bool `json:"grow_only_when_utilized,omitempty" yaml:"grow_only_when_utilized,omitempty"`
 	// Timeout, if > 0, counts a sample whose Latency exceeds it as a failure, as Netflix's
 	// AIMDLimit does with its timeout (5s there). It must be >= 0; zero disables it.
-	Timeout time.Duration
+	Timeout time.Duration `json:"timeout,omitempty" yaml:"timeout,omitempty"`
 }
 
 // Validate reports why c cannot be used, or nil. It rejects TargetLag <= 0; Min < 0;

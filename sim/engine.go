@@ -121,18 +121,27 @@ func (e *Engine[E]) RunUntil(t time.Duration) {
 	if t < e.now {
 		panic(fmt.Sprintf("sim: Engine.RunUntil: time %v is before now %v", t, e.now))
 	}
-	for len(e.heap) > 0 && e.heap[0].at <= t {
+	for {
+		at, ok := e.Next()
+		if !ok || at > t {
+			break
+		}
 		e.Step()
 	}
 	e.now = t
 }
 
-// Next returns the time of the next scheduled event (live or cancelled) and whether there is one.
+// Next returns the time of the next live event and whether there is one. Cancelled
+// entries at the top of the heap are discarded on the way, so that RunUntil never runs a
+// live event past its bound because a cancelled one came first.
 func (e *Engine[E]) Next() (time.Duration, bool) {
-	if len(e.heap) == 0 {
-		return 0, false
+	for len(e.heap) > 0 {
+		if top := &e.heap[0]; e.gens[top.slot] == top.gen {
+			return top.at, true
+		}
+		e.pop()
 	}
-	return e.heap[0].at, true
+	return 0, false
 }
 
 func less[E any](a, b *entry[E]) bool {

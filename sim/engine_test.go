@@ -52,6 +52,26 @@ func TestEngineOrderAndCancel(t *testing.T) {
 	assert.Panics(t, func() { e.RunUntil(0) })
 }
 
+// TestRunUntilSkipsCancelledTop: a cancelled entry at the top of the heap must not make
+// RunUntil run the next live event past its bound.
+func TestRunUntilSkipsCancelledTop(t *testing.T) {
+	var got []time.Duration
+	e := NewEngine(func(now time.Duration, _ int) { got = append(got, now) })
+	c := e.At(1, 0)
+	e.At(5, 0)
+	require.True(t, e.Cancel(c))
+	e.RunUntil(2)
+	assert.Empty(t, got, "the event at 5 ran during RunUntil(2)")
+	assert.Equal(t, time.Duration(2), e.Now())
+	next, ok := e.Next()
+	assert.True(t, ok)
+	assert.Equal(t, time.Duration(5), next)
+	e.RunUntil(5)
+	assert.Equal(t, []time.Duration{5}, got)
+	_, ok = e.Next()
+	assert.False(t, ok)
+}
+
 // TestEngineMatchesSortedModel: any interleaving of scheduling, cancelling and stepping
 // handles the live events in (time, insertion) order, and a fired or cancelled timer cannot
 // be cancelled.
@@ -86,6 +106,27 @@ func TestEngineMatchesSortedModel(t *testing.T) {
 				}
 				delete(timers, live[i].seq)
 				live = slices.Delete(live, i, i+1)
+			case k == 9:
+				bound := e.Now() + time.Duration(r.IntN(10))
+				slices.SortFunc(live, func(a, b ev) int {
+					if a.at != b.at {
+						return int(a.at - b.at)
+					}
+					return a.seq - b.seq
+				})
+				n := 0
+				for n < len(live) && live[n].at <= bound {
+					n++
+				}
+				fired = fired[:0]
+				e.RunUntil(bound)
+				if !slices.Equal(fired, live[:n]) || e.Now() != bound {
+					return fmt.Sprintf("RunUntil(%v) ran %v, want %v", bound, fired, live[:n])
+				}
+				for _, x := range live[:n] {
+					delete(timers, x.seq)
+				}
+				live = live[n:]
 			default:
 				if len(live) == 0 {
 					if e.Step() {

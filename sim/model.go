@@ -145,7 +145,7 @@ type model struct {
 	failStream *rand.Rand
 
 	end      time.Duration
-	arriving int // tenants still generating arrivals
+	arriving int // arrival events scheduled and not yet handled
 	rec      *recorder
 }
 
@@ -329,9 +329,7 @@ func (m *model) nextArrival(t int32, after time.Duration) {
 		ts.done = true
 		return
 	}
-	if ts.arrivals == 0 {
-		m.arriving++
-	}
+	m.arriving++
 	ts.arrivals++
 	m.eng.At(at, event{kind: evArrival, id: t})
 }
@@ -380,6 +378,7 @@ func (m *model) freeSlot(s int32) {
 func (m *model) arrive(now time.Duration, t int32) {
 	ts := &m.ten[t]
 	k := ts.arrivals - 1 // this arrival's index, before the next is scheduled
+	m.arriving--
 	m.nextArrival(t, now)
 	m.rec.arrive(now, t)
 	if m.policy == nil && m.capacity > 0 && m.inSystem >= m.capacity {

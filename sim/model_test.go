@@ -72,24 +72,28 @@ func TestValidationErrors(t *testing.T) {
 		mod  func(*Scenario)
 		want string
 	}{
-		{func(s *Scenario) { s.Duration = 0 }, "sim: Duration must be in (0, 24000h0m0s], got 0s"},
-		{func(s *Scenario) { s.Warmup = 2 * time.Minute }, "sim: need Drain >= 0 and 0 <= Warmup < Duration, got Drain 0s, Warmup 2m0s"},
-		{func(s *Scenario) { s.Tenants = nil }, "sim: Tenants must not be empty"},
-		{func(s *Scenario) { s.Tenants = append(s.Tenants, s.Tenants[0]) }, `sim: Tenants[1]: duplicate tenant name "a"`},
-		{func(s *Scenario) { s.Tenants[0].Arrivals.Rate = -1 }, "Tenants[0] (a).Arrivals: sim: arrival Rate must be finite and > 0, got -1"},
-		{func(s *Scenario) { s.Tenants[0].Service = Dist{Kind: "gamma"} }, `Tenants[0] (a).Service: sim: unknown distribution Kind "gamma" (want exponential, deterministic, lognormal, pareto, uniform or empirical)`},
-		{func(s *Scenario) { s.Tenants[0].FailureRate = 1.5 }, "sim: Tenants[0] (a).FailureRate must be in [0, 1], got 1.5"},
-		{func(s *Scenario) { s.Workers.Count = 0 }, "sim: Workers.Count must be in [1, 1000000], got 0"},
-		{func(s *Scenario) { s.Workers.Queue = "stack" }, `sim: Workers.Queue must be fifo, lifo or per-worker, got "stack"`},
-		{func(s *Scenario) { s.Workers.Capacity = -1 }, "sim: Workers.Capacity must be 0 (unbounded) or >= Count 1, got -1"},
-		{func(s *Scenario) { s.Workers.CrashRate = 1 }, "sim: Workers.CrashRate needs Admission (the lease reaps crashed jobs)"},
-		{func(s *Scenario) { s.Tenants[0].Count = MaxTenants + 1 }, "sim: more than 1000000 tenants (raise sim.MaxTenants in code to allow more)"},
-		{func(s *Scenario) { s.Metrics.Window = time.Nanosecond }, "sim: Metrics.Window 1ns makes more than 1,000,000 windows; raise it"},
+		{func(s *Scenario) { s.Duration = 0 }, "sim: duration: must be in (0, 24000h0m0s], got 0s"},
+		{func(s *Scenario) { s.Warmup = 2 * time.Minute }, "sim: warmup: must be in [0, duration 1m0s), got 2m0s"},
+		{func(s *Scenario) { s.Tenants = nil }, "sim: tenants: must not be empty"},
+		{func(s *Scenario) { s.Tenants = append(s.Tenants, s.Tenants[0]) }, `sim: tenants[1].name: duplicate tenant name "a"`},
+		{func(s *Scenario) { s.Tenants[0].Arrivals.Rate = -1 }, "sim: tenants[0].arrivals: arrival Rate must be finite and > 0, got -1"},
+		{func(s *Scenario) { s.Tenants[0].Service = Dist{Kind: "gamma"} }, `sim: tenants[0].service: unknown distribution Kind "gamma" (want exponential, deterministic, lognormal, pareto, uniform or empirical)`},
+		{func(s *Scenario) { s.Tenants[0].FailureRate = 1.5 }, "sim: tenants[0].failure_rate: must be in [0, 1], got 1.5"},
+		{func(s *Scenario) { s.Workers.Count = 0 }, "sim: workers.count: must be in [1, 1000000], got 0"},
+		{func(s *Scenario) { s.Workers.Queue = "stack" }, `sim: workers.queue: must be fifo, lifo or per-worker, got "stack"`},
+		{func(s *Scenario) { s.Workers.Capacity = -1 }, "sim: workers.capacity: must be 0 (unbounded) or >= workers.count 1, got -1"},
+		{func(s *Scenario) { s.Workers.CrashRate = 1 }, "sim: workers.crash_rate: needs admission (its lease reaps crashed jobs)"},
+		{func(s *Scenario) { s.Tenants[0].Count = MaxTenants + 1 }, "sim: tenants[0].count: more than 1000000 tenants in all (the limit sim.MaxTenants protects memory)"},
+		{func(s *Scenario) { s.Metrics.Window = time.Nanosecond }, "sim: metrics.window: 1ns makes more than 1000000 windows over the run; raise it"},
 	} {
 		s := ok()
 		tc.mod(s)
-		assert.EqualError(t, s.Validate(), tc.want)
+		err := s.Validate()
+		assert.EqualError(t, err, tc.want)
+		var fe *FieldError
+		assert.ErrorAs(t, err, &fe)
 	}
+	assert.InDelta(t, 60.0, ok().ExpectedJobs(), 1e-9)
 }
 
 func TestTrace(t *testing.T) {
@@ -150,4 +154,31 @@ func TestConservation(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A run whose drain finishes early ends with its last job: measured time does not include
+// the unused rest of Drain, so throughput equals the arrival rate of a stable system.
+func TestRunEndsWhenDrained(t *testing.T) {
+	sc := &Scenario{
+		Name: "drains", Duration: 4000 * time.Second, Drain: 4000 * time.Second,
+		Tenants: []Tenant{{Name: "t", Arrivals: Poisson(1), Service: Exp(500 * time.Millisecond)}},
+		Workers: Workers{Count: 2},
+	}
+	r, err := Run(sc, 5, 0)
+	require.NoError(t, err)
+	assert.Equal(t, r.Overall.Arrived, r.Overall.Completed)
+	assert.GreaterOrEqual(t, r.Simulated, sc.Duration)
+	assert.Less(t, r.Simulated, sc.Duration+time.Minute, "the run ends when the last job finishes")
+	want := float64(r.Overall.Arrived) / sc.Duration.Seconds()
+	assert.InEpsilon(t, want, r.Overall.Throughput, 0.02)
+	last := r.Windows[len(r.Windows)-1]
+	assert.Equal(t, r.Simulated, last.End, "the last window closes at the end of the run")
+
+	// A run that is still busy at Duration + Drain stops there.
+	sc.Drain = time.Second
+	sc.Tenants[0].Arrivals = Poisson(5) // ρ = 1.25
+	r, err = Run(sc, 5, 0)
+	require.NoError(t, err)
+	assert.Equal(t, sc.Duration+sc.Drain, r.Simulated)
+	assert.Less(t, r.Overall.Completed, r.Overall.Arrived)
 }

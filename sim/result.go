@@ -15,13 +15,13 @@ import (
 // Result is what one replication of a scenario measured. Latencies count only jobs that
 // arrived at or after the scenario's Warmup.
 type Result struct {
-	Scenario    string        `json:"scenario"`
-	Seed        uint64        `json:"seed"`
-	Replication int           `json:"replication"`
-	Simulated   time.Duration `json:"simulated"` // virtual time at the end of the run
-	Events      uint64        `json:"events"`
-	Overall     TenantResult  `json:"overall"`
-	Tenants     []TenantResult
+	Scenario    string         `json:"scenario"`
+	Seed        uint64         `json:"seed"`
+	Replication int            `json:"replication"`
+	Simulated   time.Duration  `json:"simulated"` // virtual time at the end of the run
+	Events      uint64         `json:"events"`
+	Overall     TenantResult   `json:"overall"`
+	Tenants     []TenantResult `json:"tenants"`
 	// Windows are consecutive windows of Metrics.Window; per-tenant series cover the first
 	// Metrics.SeriesTenants tenants.
 	Windows []Window `json:"windows"`
@@ -76,23 +76,27 @@ type Quantiles struct {
 
 // Window is one metrics window.
 type Window struct {
-	Start, End time.Duration
-	Arrived    uint64
-	Completed  uint64
+	Start     time.Duration `json:"start"`
+	End       time.Duration `json:"end"`
+	Arrived   uint64        `json:"arrived"`
+	Completed uint64        `json:"completed"`
 	// Jain is Jain's fairness index of the window's completions normalised by weighted
 	// max-min fair shares; NaN when nothing completed.
-	Jain     float64
-	Measured bool // the window starts at or after Warmup
-	Tenants  []TenantWindow
+	Jain     float64        `json:"jain"`
+	Measured bool           `json:"measured"` // the window starts at or after Warmup
+	Tenants  []TenantWindow `json:"tenants"`
 }
 
 // TenantWindow is one series tenant in one window. InFlight, Limit and Tokens come from the
 // admission gates (concurrency, adaptive, throttle) and are -1 or NaN without them.
 type TenantWindow struct {
-	Arrived, Completed uint64
-	P50, P99           time.Duration // total latency of this window's completions
-	InFlight, Limit    int
-	Tokens             float64
+	Arrived   uint64        `json:"arrived"`
+	Completed uint64        `json:"completed"`
+	P50       time.Duration `json:"p50"` // total latency of this window's completions
+	P99       time.Duration `json:"p99"`
+	InFlight  int           `json:"in_flight"`
+	Limit     int           `json:"limit"`
+	Tokens    float64       `json:"tokens"`
 }
 
 // Run simulates one replication of sc with the given seed and replication number and
@@ -104,8 +108,23 @@ func Run(sc *Scenario, seed uint64, replication int) (*Result, error) {
 		return nil, err
 	}
 	m.start()
-	m.eng.RunUntil(m.end)
+	m.run()
 	return m.result(seed, replication), nil
+}
+
+// run runs the model until every job has finished (or Duration, if that is later), or
+// until Duration + Drain. Measured time ends there, so an early-finished drain does not
+// dilute throughput.
+func (m *model) run() {
+	for m.arriving > 0 || m.busy() {
+		at, ok := m.eng.Next()
+		if !ok || at > m.end {
+			m.eng.RunUntil(m.end)
+			return
+		}
+		m.eng.Step()
+	}
+	m.eng.RunUntil(max(m.eng.Now(), m.sc.Duration))
 }
 
 func (m *model) result(seed uint64, rep int) *Result {
@@ -242,7 +261,8 @@ func cdf(sk *ddsketch.DDSketch, mx time.Duration) []time.Duration {
 	return out
 }
 
-// WriteJSON writes r as indented JSON (durations in nanoseconds; NaN as null).
+// WriteJSON writes r as indented JSON: durations in nanoseconds, and NaN or ±Inf (which
+// JSON cannot carry: a Jain index of a window where nothing completed, say) as -1.
 func (r *Result) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

@@ -1,9 +1,9 @@
 package sim
 
 import (
-	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/dispatchlab/dispatchlab/aimd"
@@ -135,114 +135,166 @@ const (
 	MaxTenants  = 1_000_000
 	MaxWorkers  = 1_000_000
 	MaxDuration = 1000 * 24 * time.Hour
+	MaxWindows  = 1_000_000
 )
 
-// Validate reports the first problem with s, naming the field and the value.
+// FieldError is a problem with one field of a scenario. Path names the field as scenario
+// files do (tenants[1].arrivals.rate), so that a loader can point at its line.
+type FieldError struct {
+	Path string
+	Err  error
+}
+
+func (e *FieldError) Error() string {
+	return "sim: " + e.Path + ": " + strings.TrimPrefix(e.Err.Error(), "sim: ")
+}
+func (e *FieldError) Unwrap() error { return e.Err }
+
+func fieldErr(path, format string, args ...any) error {
+	return &FieldError{Path: path, Err: fmt.Errorf(format, args...)}
+}
+
+// Validate reports the first problem with s as a *FieldError naming the field and the value.
 func (s *Scenario) Validate() error {
 	if s.Duration <= 0 || s.Duration > MaxDuration {
-		return fmt.Errorf("sim: Duration must be in (0, %v], got %v", MaxDuration, s.Duration)
+		return fieldErr("duration", "must be in (0, %v], got %v", MaxDuration, s.Duration)
 	}
-	if s.Drain < 0 || s.Warmup < 0 || s.Warmup >= s.Duration {
-		return fmt.Errorf("sim: need Drain >= 0 and 0 <= Warmup < Duration, got Drain %v, Warmup %v", s.Drain, s.Warmup)
+	if s.Drain < 0 {
+		return fieldErr("drain", "must be >= 0, got %v", s.Drain)
+	}
+	if s.Warmup < 0 || s.Warmup >= s.Duration {
+		return fieldErr("warmup", "must be in [0, duration %v), got %v", s.Duration, s.Warmup)
 	}
 	if len(s.Tenants) == 0 {
-		return errors.New("sim: Tenants must not be empty")
+		return fieldErr("tenants", "must not be empty")
 	}
 	total := 0
 	names := map[string]bool{}
 	for i, t := range s.Tenants {
-		field := func(f string) string { return fmt.Sprintf("Tenants[%d] (%s).%s", i, t.Name, f) }
-		if t.Name == "" {
-			return fmt.Errorf("sim: Tenants[%d].Name is empty", i)
-		}
-		if names[t.Name] {
-			return fmt.Errorf("sim: Tenants[%d]: duplicate tenant name %q", i, t.Name)
+		p := func(f string) string { return fmt.Sprintf("tenants[%d].%s", i, f) }
+		switch {
+		case t.Name == "":
+			return fieldErr(p("name"), "must not be empty")
+		case names[t.Name]:
+			return fieldErr(p("name"), "duplicate tenant name %q", t.Name)
+		case t.Count < 0:
+			return fieldErr(p("count"), "must be >= 0, got %d", t.Count)
+		case t.Weight < 0:
+			return fieldErr(p("weight"), "must be >= 0, got %d", t.Weight)
 		}
 		names[t.Name] = true
-		if t.Count < 0 || t.Weight < 0 {
-			return fmt.Errorf("sim: %s and Weight must be >= 0, got %d and %d", field("Count"), t.Count, t.Weight)
-		}
 		total += max(t.Count, 1)
 		if total > MaxTenants {
-			return fmt.Errorf("sim: more than %d tenants (raise sim.MaxTenants in code to allow more)", MaxTenants)
+			return fieldErr(p("count"), "more than %d tenants in all (the limit sim.MaxTenants protects memory)", MaxTenants)
 		}
 		if err := t.Arrivals.Validate(); err != nil {
-			return fmt.Errorf("%s: %w", field("Arrivals"), err)
+			return &FieldError{Path: p("arrivals"), Err: err}
 		}
 		if err := t.Service.Validate(); err != nil {
-			return fmt.Errorf("%s: %w", field("Service"), err)
+			return &FieldError{Path: p("service"), Err: err}
 		}
 		if !(t.FailureRate >= 0 && t.FailureRate <= 1) {
-			return fmt.Errorf("sim: %s must be in [0, 1], got %v", field("FailureRate"), t.FailureRate)
+			return fieldErr(p("failure_rate"), "must be in [0, 1], got %v", t.FailureRate)
 		}
 		if t.Limit != nil {
 			if err := t.Limit.Validate(); err != nil {
-				return fmt.Errorf("%s: %w", field("Limit"), err)
+				return &FieldError{Path: p("limit"), Err: err}
 			}
 		}
 		if t.MaxInFlight < 0 {
-			return fmt.Errorf("sim: %s must be >= 0, got %d", field("MaxInFlight"), t.MaxInFlight)
+			return fieldErr(p("max_in_flight"), "must be >= 0, got %d", t.MaxInFlight)
 		}
 	}
 	w := s.Workers
-	if w.Count < 1 || w.Count > MaxWorkers {
-		return fmt.Errorf("sim: Workers.Count must be in [1, %d], got %d", MaxWorkers, w.Count)
-	}
-	switch w.Queue {
-	case "", "fifo", "lifo", "per-worker":
-	default:
-		return fmt.Errorf("sim: Workers.Queue must be fifo, lifo or per-worker, got %q", w.Queue)
+	switch {
+	case w.Count < 1 || w.Count > MaxWorkers:
+		return fieldErr("workers.count", "must be in [1, %d], got %d", MaxWorkers, w.Count)
+	case w.Queue != "" && w.Queue != "fifo" && w.Queue != "lifo" && w.Queue != "per-worker":
+		return fieldErr("workers.queue", "must be fifo, lifo or per-worker, got %q", w.Queue)
+	case w.Capacity < 0 || (w.Capacity > 0 && w.Capacity < w.Count):
+		return fieldErr("workers.capacity", "must be 0 (unbounded) or >= workers.count %d, got %d", w.Count, w.Capacity)
+	case len(w.Speed) > w.Count:
+		return fieldErr("workers.speed", "has %d entries for %d workers", len(w.Speed), w.Count)
+	case !(w.CrashRate >= 0) || math.IsInf(w.CrashRate, 0):
+		return fieldErr("workers.crash_rate", "must be finite and >= 0, got %v", w.CrashRate)
+	case w.CrashRate > 0 && s.Admission == nil:
+		return fieldErr("workers.crash_rate", "needs admission (its lease reaps crashed jobs)")
 	}
 	switch w.Strategy {
 	case "", "random", "next", "best", "p2c", "hash", "next_available":
 	default:
-		return fmt.Errorf("sim: Workers.Strategy must be random, next, best, p2c, hash or next_available, got %q", w.Strategy)
-	}
-	if w.Capacity < 0 || (w.Capacity > 0 && w.Capacity < w.Count) {
-		return fmt.Errorf("sim: Workers.Capacity must be 0 (unbounded) or >= Count %d, got %d", w.Count, w.Capacity)
-	}
-	if len(w.Speed) > w.Count {
-		return fmt.Errorf("sim: Workers.Speed has %d entries for %d workers", len(w.Speed), w.Count)
+		return fieldErr("workers.strategy", "must be random, next, best, p2c, hash or next_available, got %q", w.Strategy)
 	}
 	for i, v := range w.Speed {
 		if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
-			return fmt.Errorf("sim: Workers.Speed[%d] must be finite and >= 0, got %v", i, v)
+			return fieldErr(fmt.Sprintf("workers.speed[%d]", i), "must be finite and >= 0, got %v", v)
 		}
 	}
 	for i, c := range w.Changes {
 		if c.At < 0 || c.Count < 0 || c.Count > w.Count {
-			return fmt.Errorf("sim: Workers.Changes[%d] needs At >= 0 and 0 <= Count <= %d, got %+v", i, w.Count, c)
+			return fieldErr(fmt.Sprintf("workers.changes[%d]", i), "needs at >= 0 and 0 <= count <= %d, got at %v, count %d", w.Count, c.At, c.Count)
 		}
 	}
-	if !(w.CrashRate >= 0) || math.IsInf(w.CrashRate, 0) {
-		return fmt.Errorf("sim: Workers.CrashRate must be finite and >= 0, got %v", w.CrashRate)
-	}
-	if w.CrashRate > 0 && s.Admission == nil {
-		return errors.New("sim: Workers.CrashRate needs Admission (the lease reaps crashed jobs)")
-	}
 	if a := s.Admission; a != nil {
-		if a.TickInterval < 0 || a.IdleInterval < 0 || a.BatchSize < 0 || a.Quantum < 0 || a.Lease < 0 || a.Concurrency < 0 || a.GlobalCap < 0 {
-			return fmt.Errorf("sim: Admission intervals, sizes and caps must be >= 0, got %+v", *a)
+		for _, f := range []struct {
+			name string
+			v    int64
+		}{
+			{"tick_interval", int64(a.TickInterval)}, {"idle_interval", int64(a.IdleInterval)},
+			{"batch_size", int64(a.BatchSize)}, {"quantum", int64(a.Quantum)}, {"lease", int64(a.Lease)},
+			{"concurrency", int64(a.Concurrency)}, {"global_cap", int64(a.GlobalCap)},
+		} {
+			if f.v < 0 {
+				return fieldErr("admission."+f.name, "must be >= 0, got %d", f.v)
+			}
 		}
 		if a.Throttle != nil {
 			if err := a.Throttle.Validate(); err != nil {
-				return fmt.Errorf("Admission.Throttle: %w", err)
+				return &FieldError{Path: "admission.throttle", Err: err}
 			}
 		}
 		if a.Adaptive != nil {
 			if _, err := aimd.New(*a.Adaptive); err != nil {
-				return fmt.Errorf("Admission.Adaptive: %w", err)
+				return &FieldError{Path: "admission.adaptive", Err: err}
 			}
 		}
 	}
 	m := s.Metrics
-	if m.Window < 0 || m.Accuracy < 0 || m.Accuracy >= 1 || math.IsNaN(m.Accuracy) || m.SeriesTenants < 0 {
-		return fmt.Errorf("sim: Metrics needs Window >= 0, 0 <= Accuracy < 1, SeriesTenants >= 0, got %+v", m)
-	}
-	if w := s.window(); (s.Duration+s.drain())/w > 1_000_000 {
-		return fmt.Errorf("sim: Metrics.Window %v makes more than 1,000,000 windows; raise it", w)
+	switch {
+	case m.Window < 0:
+		return fieldErr("metrics.window", "must be >= 0, got %v", m.Window)
+	case m.Accuracy < 0 || m.Accuracy >= 1 || math.IsNaN(m.Accuracy):
+		return fieldErr("metrics.accuracy", "must be in [0, 1), got %v", m.Accuracy)
+	case m.SeriesTenants < 0:
+		return fieldErr("metrics.series_tenants", "must be >= 0, got %d", m.SeriesTenants)
+	case (s.Duration+s.drain())/s.window() > MaxWindows:
+		return fieldErr("metrics.window", "%v makes more than %d windows over the run; raise it", s.window(), MaxWindows)
 	}
 	return nil
+}
+
+// ExpectedJobs returns the number of jobs the scenario's tenants generate on average, for
+// callers that bound a run's cost before starting it.
+func (s *Scenario) ExpectedJobs() float64 {
+	var n float64
+	for _, t := range s.Tenants {
+		c := float64(max(t.Count, 1))
+		switch t.Arrivals.Kind {
+		case "trace":
+			n += float64(len(t.Arrivals.Times))
+		default:
+			rate := t.Arrivals.Rate
+			extra := 0.0
+			for _, b := range t.Arrivals.Bursts {
+				extra += rate * (b.Factor - 1) * min(b.For, max(s.Duration-b.Start, 0)).Seconds()
+			}
+			if o := t.Arrivals.OnOff; o != nil {
+				rate *= (o.Off.Seconds() + o.On.Seconds()*o.Factor) / (o.On + o.Off).Seconds()
+			}
+			n += c * (rate*s.Duration.Seconds() + extra)
+		}
+	}
+	return n
 }
 
 func (s *Scenario) drain() time.Duration {

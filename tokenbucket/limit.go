@@ -15,12 +15,12 @@ import (
 type Limit struct {
 	// Rate is the number of tokens added every Per. It must be finite and > 0.
 	// Fractions are fine: Rate 0.5 per second is one token every two seconds.
-	Rate float64
+	Rate float64 `json:"rate" yaml:"rate"`
 	// Per is the refill period. It must be > 0.
-	Per time.Duration
+	Per time.Duration `json:"per" yaml:"per"`
 	// Burst is the bucket's capacity, the most tokens that can be taken at once.
 	// It must be >= 1.
-	Burst int
+	Burst int `json:"burst" yaml:"burst"`
 }
 
 // Every returns the limit of one token every interval, with the given burst.

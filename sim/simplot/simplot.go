@@ -7,14 +7,18 @@ package simplot
 import (
 	"fmt"
 	"image/color"
+	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 
 	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/palette/moreland"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/dispatchlab/dispatchlab/sim"
 )
@@ -271,4 +275,123 @@ func SaveAll(r *sim.Result, dir string, formats ...string) ([]string, error) {
 		}
 	}
 	return paths, nil
+}
+
+// Save writes p to path; the extension (.png or .svg) picks the format.
+func Save(p *plot.Plot, path string) error {
+	if err := p.Save(8*vg.Inch, 4.5*vg.Inch, path); err != nil {
+		return fmt.Errorf("simplot: saving %s: %w", path, err)
+	}
+	return nil
+}
+
+// ParetoPoint is one sweep point: X is better larger (throughput), Y better smaller
+// (latency), Colour in [0, 1] (Jain's index).
+type ParetoPoint struct {
+	Label  string
+	X, Y   float64
+	Colour float64
+}
+
+// Pareto draws every point coloured by Colour (red 0 to blue 1) and a line through the
+// non-dominated points: no other point has both a larger X and a smaller Y.
+func Pareto(title, x, y string, pts []ParetoPoint) (*plot.Plot, error) {
+	p := newPlot(title, x, y)
+	cm := moreland.SmoothBlueRed()
+	cm.SetMin(0)
+	cm.SetMax(1)
+	for _, pt := range pts {
+		if math.IsNaN(pt.X) || math.IsNaN(pt.Y) {
+			continue
+		}
+		s, err := plotter.NewScatter(plotter.XYs{{X: pt.X, Y: pt.Y}})
+		if err != nil {
+			return nil, err
+		}
+		c := pt.Colour
+		if math.IsNaN(c) {
+			c = 0
+		}
+		col, err := cm.At(1 - math.Min(math.Max(c, 0), 1)) // blue is fair
+		if err != nil {
+			return nil, err
+		}
+		s.GlyphStyle.Color = col
+		s.GlyphStyle.Radius = vg.Points(4)
+		s.GlyphStyle.Shape = draw.CircleGlyph{}
+		p.Add(s)
+	}
+	var front plotter.XYs
+	for i, a := range pts {
+		dominated := false
+		for j, b := range pts {
+			if i != j && b.X >= a.X && b.Y <= a.Y && (b.X > a.X || b.Y < a.Y) {
+				dominated = true
+				break
+			}
+		}
+		if !dominated && !math.IsNaN(a.X) && !math.IsNaN(a.Y) {
+			front = append(front, plotter.XY{X: a.X, Y: a.Y})
+		}
+	}
+	sort.Slice(front, func(i, j int) bool { return front[i].X < front[j].X })
+	if len(front) > 1 {
+		l, err := plotter.NewLine(front)
+		if err != nil {
+			return nil, err
+		}
+		l.Color = color.Black
+		p.Add(l)
+		p.Legend.Add("Pareto front", l)
+	}
+	return p, nil
+}
+
+// indexGrid is a heat map grid over value indices.
+type indexGrid struct{ z [][]float64 } // z[row][col]
+
+func (g indexGrid) Dims() (c, r int)   { return len(g.z[0]), len(g.z) }
+func (g indexGrid) Z(c, r int) float64 { return g.z[r][c] }
+func (g indexGrid) X(c int) float64    { return float64(c) }
+func (g indexGrid) Y(r int) float64    { return float64(r) }
+
+// Heatmap draws z[row][col] over two parameters' values (xs for columns, ys for rows), with
+// cells at equal spacing whatever the values, labelled by the values; NaN cells are left
+// blank. The colour scale runs from the smallest to the largest value (blue to red).
+func Heatmap(title, x, y string, xs, ys []string, z [][]float64) (*plot.Plot, error) {
+	p := newPlot(title, x, y)
+	if len(z) == 0 || len(z[0]) == 0 {
+		return p, nil
+	}
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, row := range z {
+		for _, v := range row {
+			if !math.IsNaN(v) {
+				lo, hi = math.Min(lo, v), math.Max(hi, v)
+			}
+		}
+	}
+	if math.IsInf(lo, 1) {
+		return p, nil
+	}
+	if hi == lo {
+		hi = lo + 1
+	}
+	pal := moreland.SmoothBlueRed()
+	pal.SetMin(lo)
+	pal.SetMax(hi)
+	h := plotter.NewHeatMap(indexGrid{z}, pal.Palette(64))
+	h.NaN = color.Transparent
+	h.Min, h.Max = lo, hi
+	p.Add(h)
+	ticks := func(labels []string) plot.ConstantTicks {
+		t := make(plot.ConstantTicks, len(labels))
+		for i, l := range labels {
+			t[i] = plot.Tick{Value: float64(i), Label: l}
+		}
+		return t
+	}
+	p.X.Tick.Marker, p.Y.Tick.Marker = ticks(xs), ticks(ys)
+	p.Title.Text = fmt.Sprintf("%s — %.3g (blue) to %.3g (red)", title, lo, hi)
+	return p, nil
 }

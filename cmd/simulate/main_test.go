@@ -1,0 +1,260 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/default.golden")
+
+type testEnv struct {
+	out, err bytes.Buffer
+	vars     map[string]string
+}
+
+func (e *testEnv) env() environment {
+	return environment{
+		stdout: &e.out, stderr: &e.err,
+		getenv:     func(k string) string { return e.vars[k] },
+		now:        func() time.Time { return time.Unix(0, 0) },
+		isTerminal: func() bool { return false },
+	}
+}
+
+// run runs the command in a fresh temporary directory (or dir, if not empty) and returns
+// the exit code and outputs.
+func run(t *testing.T, dir string, vars map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	t.Chdir(dir)
+	e := &testEnv{vars: vars}
+	code := Main(args, e.env())
+	return code, e.out.String(), e.err.String()
+}
+
+// The default command's summary for the default seed is pinned.
+func TestDefaultGolden(t *testing.T) {
+	code, out, stderr := run(t, "", nil)
+	require.Equal(t, 0, code, stderr)
+	golden, _ := filepath.Abs(filepath.Join(testdataDir(t), "default.golden"))
+	if *update {
+		require.NoError(t, os.WriteFile(golden, []byte(out), 0o644))
+		return
+	}
+	want, err := os.ReadFile(golden)
+	require.NoError(t, err, "run with -update to create it")
+	assert.Equal(t, string(want), out)
+	for _, f := range []string{"tenants.csv", "windows.csv", "result.json", "summary.txt", "plots/lag-over-time.png",
+		"no-fairness-tenants.csv", "no-fairness-plots/throughput.png"} {
+		assert.FileExists(t, filepath.Join("simulate-out", "noisy-neighbour-1", f))
+	}
+}
+
+var wd, _ = os.Getwd()
+
+func testdataDir(t *testing.T) string { return filepath.Join(wd, "testdata") }
+
+func TestRunBuiltins(t *testing.T) {
+	for _, b := range builtins("scenario") {
+		t.Run(b.name, func(t *testing.T) {
+			code, out, stderr := run(t, "", map[string]string{"CI": "1"}, "run", "--plots", "none", "--format", "csv", b.name)
+			require.Equal(t, 0, code, stderr)
+			assert.True(t, strings.HasPrefix(out, "scenario,seed,replication,tenant,"), out)
+		})
+	}
+}
+
+func TestRunFlags(t *testing.T) {
+	dir := t.TempDir()
+	code, out, stderr := run(t, dir, nil, "run", "--replications", "3", "--seed", "9", "--out", "o", "--plots", "svg", "throttle-vs-burst")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, "means ± 95% intervals over 3 replications")
+	assert.FileExists(t, filepath.Join(dir, "o", "plots", "fairness.svg"))
+	code, out, _ = run(t, dir, nil, "run", "--format", "json", "--plots", "none", "--out", "o", "throttle-vs-burst")
+	require.Equal(t, 0, code)
+	assert.True(t, strings.HasPrefix(out, "{"), "json output")
+}
+
+func TestBadScenarios(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte(text), 0o644))
+		return p
+	}
+	ok := "name: x\nduration: 60s\ntenants:\n  - name: a\n    arrivals: {rate: 2}\n    service: {kind: exponential, mean: 1s}\nworkers: {count: 2}\n"
+	for _, tc := range []struct {
+		name, text, want string
+	}{
+		{"range.yaml", strings.Replace(ok, "rate: 2", "rate: -2", 1), "range.yaml:5:15: tenants[0].arrivals: arrival Rate must be finite and > 0, got -2"},
+		{"duration.yaml", strings.Replace(ok, "mean: 1s", "mean: banana", 1), `duration.yaml:6:40: tenants[0].service.mean: time: invalid duration "banana"`},
+		{"unknown.yaml", strings.Replace(ok, "rate: 2", "rate: 2, burstz: 3", 1), `unknown.yaml:5:25: tenants[0].arrivals.burstz: unknown field "burstz"`},
+		{"type.yaml", strings.Replace(ok, "count: 2", "count: two", 1), "type.yaml:7:18: workers.count: cannot unmarshal string"},
+		{"missing.yaml", "name: x\nduration: 60s\nworkers: {count: 2}\n", "missing.yaml: tenants: must not be empty"},
+		{"jobs.yaml", strings.Replace(strings.Replace(ok, "duration: 60s", "duration: 20000h", 1), "rate: 2", "rate: 5000", 1),
+			"jobs.yaml:2:11: duration: the scenario generates about 3.6e+11 jobs per run, over the limit of 5e+07; raise it with --max-jobs"},
+		{"tenants.yaml", strings.Replace(ok, "- name: a", "- name: a\n    count: 300000", 1),
+			"tenants.yaml:4:3: tenants: 300000 tenants exceed the limit of 200000; raise it with --max-tenants"},
+		{"json.json", `{"name": "j", "duration": "60s", "tenants": [{"name": "a", "arrivals": {"rate": 0}, "service": {"kind": "exponential", "mean": "1s"}}], "workers": {"count": 1}}`,
+			"json.json:1:72: tenants[0].arrivals: arrival Rate must be finite and > 0, got 0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := run(t, dir, nil, "run", "--plots", "none", write(tc.name, tc.text))
+			assert.Equal(t, 2, code)
+			assert.Contains(t, stderr, tc.want)
+			assert.Equal(t, 1, strings.Count(stderr, "\n"), "errors fit on one line: %q", stderr)
+		})
+	}
+	code, _, stderr := run(t, dir, nil, "run", "no-such-scenario")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, `scenario "no-such-scenario" is neither a file nor a built-in`)
+	code, _, _ = run(t, dir, nil, "frobnicate")
+	assert.Equal(t, 2, code)
+	code, _, stderr = run(t, dir, nil, "run", "--replications", "0")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, "--replications must be in [1, 10000], got 0")
+	code, _, _ = run(t, dir, nil, "run", "--jobs-per-second", "3")
+	assert.Equal(t, 2, code, "unknown flag")
+	// A sufficiently raised limit lets the big file through validation (it is not run here).
+	_, _, stderr = run(t, dir, nil, "run", "--max-tenants", "400000", "--plots", "none", "--max-jobs", "1", write("t2.yaml", strings.Replace(ok, "- name: a", "- name: a\n    count: 300000", 1)))
+	assert.Contains(t, stderr, "raise it with --max-jobs", "the tenant limit is raised; the job limit applies next")
+}
+
+func TestHelpAndInfo(t *testing.T) {
+	for _, cmd := range []string{"run", "sweep", "merge", "validate", "scenarios", "version"} {
+		code, out, _ := run(t, "", nil, cmd, "-help")
+		assert.Equal(t, 0, code, cmd)
+		assert.Contains(t, out, "Usage: simulate "+cmd, cmd)
+	}
+	_, out, _ := run(t, "", nil, "run", "-help")
+	assert.Contains(t, out, "Examples:")
+	code, out, _ := run(t, "", nil, "help")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, "Exit codes")
+	code, out, _ = run(t, "", nil, "version")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, "simulate ")
+	code, out, _ = run(t, "", nil, "scenarios")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, "noisy-neighbour")
+	assert.Contains(t, out, "target-lag")
+}
+
+// A sweep split into shards and merged is byte-for-byte the unsharded sweep; so is a sweep
+// resumed in a directory that holds part of it.
+func TestSweepShardsMergeAndResume(t *testing.T) {
+	dir := t.TempDir()
+	args := func(extra ...string) []string {
+		return append([]string{"sweep", "--replications", "2", "--quiet"}, append(extra, "strategies")...)
+	}
+	code, _, stderr := run(t, dir, nil, args("--out", "full", "--parallel", "1")...)
+	require.Equal(t, 0, code, stderr)
+	for i := range 3 {
+		code, _, stderr = run(t, dir, map[string]string{"JOB_COMPLETION_INDEX": "x"}, args("--out", "shard-"+string(rune('0'+i)), "--shard", string(rune('0'+i))+"/3", "--parallel", "2")...)
+		require.Equal(t, 0, code, stderr)
+	}
+	code, _, stderr = run(t, dir, nil, "merge", "--out", "merged", "shard-0", "shard-1", "shard-2")
+	require.Equal(t, 0, code, stderr)
+	// Resume: shard-0's directory, run whole.
+	code, _, stderr = run(t, dir, nil, args("--out", "shard-0")...)
+	require.Equal(t, 0, code, stderr)
+	for _, f := range []string{"rows.csv", "rows.jsonl", "summary.csv", "sweep.json", "pareto.png"} {
+		full, err := os.ReadFile(filepath.Join(dir, "full", f))
+		require.NoError(t, err)
+		for _, other := range []string{"merged", "shard-0"} {
+			got, err := os.ReadFile(filepath.Join(dir, other, f))
+			require.NoError(t, err)
+			assert.True(t, bytes.Equal(full, got), "%s/%s differs from the unsharded sweep", other, f)
+		}
+	}
+	// Shard index from the environment (Kubernetes Indexed Jobs).
+	code, _, stderr = run(t, dir, map[string]string{"JOB_COMPLETION_INDEX": "1"}, args("--out", "env-1", "--shard", "env/3")...)
+	require.Equal(t, 0, code, stderr)
+	code, _, stderr = run(t, dir, nil, args("--shard", "env/3")...)
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, "JOB_COMPLETION_INDEX")
+	// Merging another sweep's output is refused.
+	code, _, stderr = run(t, dir, nil, "sweep", "--replications", "1", "--quiet", "--out", "other", "target-lag")
+	require.Equal(t, 0, code, stderr)
+	code, _, stderr = run(t, dir, nil, "merge", "--out", "bad", "full", "other")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, "cannot be merged")
+}
+
+func TestSweepDryRunAndLHS(t *testing.T) {
+	dir := t.TempDir()
+	code, out, stderr := run(t, dir, nil, "sweep", "--dry-run", "target-lag")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, "grid design, 15 points × 3 replications")
+	spec := "scenario: throttle-vs-burst\ndesign: lhs\nsamples: 6\nparameters:\n" +
+		"  - {path: admission.throttle.rate, values: [5, 10, 20]}\n" +
+		"  - {path: admission.throttle.burst, values: [1, 10, 50]}\n" +
+		"  - {path: workers.count, values: [2, 4, 8]}\n" +
+		"  - {path: \"tenants[0].arrivals.rate\", values: [2, 5]}\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "lhs.yaml"), []byte(spec), 0o644))
+	code, out, stderr = run(t, dir, nil, "sweep", "--dry-run", "lhs.yaml")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, "lhs design, 6 points × 1 replications")
+	assert.Equal(t, 7, strings.Count(out, "\n"))
+	bad := strings.Replace(spec, "workers.count", "workers.cuont", 1)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "bad.yaml"), []byte(bad), 0o644))
+	code, _, stderr = run(t, dir, nil, "sweep", "--dry-run", "bad.yaml")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, `workers.cuont: unknown field "cuont"`)
+}
+
+func TestValidateCommand(t *testing.T) {
+	code, out, stderr := run(t, "", nil, "validate", "--jobs", "5000", "--replications", "4", "--quiet")
+	require.Equal(t, 0, code, stderr+out)
+	assert.Contains(t, out, "13 checks, 4 replications of about 5000 jobs each: 0 failed")
+}
+
+func TestOutputsStayInside(t *testing.T) {
+	assert.Equal(t, "x", safeName("../../x"))
+	assert.Equal(t, "scenario", safeName("../.."))
+	_, err := inside("out", "../escape")
+	assert.Error(t, err)
+	p, err := inside("out", "plots")
+	require.NoError(t, err)
+	assert.Equal(t, filepath.Join("out", "plots"), p)
+}
+
+// FuzzParseScenario feeds arbitrary bytes to the scenario parser: it never panics, and every
+// refusal is a usage error.
+func FuzzParseScenario(f *testing.F) {
+	for _, b := range builtins("scenario") {
+		f.Add(b.data)
+	}
+	f.Add([]byte("a: &a [*a, *a]\nb: [*a, *a, *a]\n"))
+	f.Add([]byte(`{"duration": "1s"}`))
+	lim := limits{maxJobs: 1e6, maxTenants: 1000, maxPoints: 100}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 1<<16 {
+			return
+		}
+		sc, err := parseScenario(data, "fuzz", lim)
+		if err != nil {
+			var ue *usageError
+			if !errorsAs(err, &ue) {
+				t.Fatalf("not a usage error: %v", err)
+			}
+			return
+		}
+		if sc.ExpectedJobs() > lim.maxJobs {
+			t.Fatalf("accepted a scenario over the job limit")
+		}
+	})
+}
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }
