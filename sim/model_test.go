@@ -83,6 +83,7 @@ func TestValidationErrors(t *testing.T) {
 		{func(s *Scenario) { s.Workers.Queue = "stack" }, `sim: workers.queue: must be fifo, lifo or per-worker, got "stack"`},
 		{func(s *Scenario) { s.Workers.Capacity = -1 }, "sim: workers.capacity: must be 0 (unbounded) or >= workers.count 1, got -1"},
 		{func(s *Scenario) { s.Workers.CrashRate = 1 }, "sim: workers.crash_rate: needs admission (its lease reaps crashed jobs)"},
+		{func(s *Scenario) { s.Workers.Capacity = 2; s.Admission = &Admission{} }, "sim: workers.capacity: applies to direct queueing only; with admission, bound the jobs in flight with admission.global_cap"},
 		{func(s *Scenario) { s.Tenants[0].Count = MaxTenants + 1 }, "sim: tenants[0].count: more than 1000000 tenants in all (the limit sim.MaxTenants protects memory)"},
 		{func(s *Scenario) { s.Metrics.Window = time.Nanosecond }, "sim: metrics.window: 1ns makes more than 1000000 windows over the run; raise it"},
 	} {

@@ -217,6 +217,8 @@ func (s *Scenario) Validate() error {
 		return fieldErr("workers.speed", "has %d entries for %d workers", len(w.Speed), w.Count)
 	case !(w.CrashRate >= 0) || math.IsInf(w.CrashRate, 0):
 		return fieldErr("workers.crash_rate", "must be finite and >= 0, got %v", w.CrashRate)
+	case w.Capacity > 0 && s.Admission != nil:
+		return fieldErr("workers.capacity", "applies to direct queueing only; with admission, bound the jobs in flight with admission.global_cap")
 	case w.CrashRate > 0 && s.Admission == nil:
 		return fieldErr("workers.crash_rate", "needs admission (its lease reaps crashed jobs)")
 	}

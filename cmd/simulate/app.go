@@ -36,7 +36,8 @@ Usage:
   simulate validate [flags]
   simulate version
 
-A scenario or sweep is a built-in name or a YAML/JSON file; see docs/scenarios.md.
+A scenario or sweep is a built-in name or a YAML/JSON file; the reference is
+cmd/simulate/docs/scenarios.md (sweeps and scale-out: cmd/simulate/docs/sweeps.md).
 Run "simulate <command> -help" for a command's flags and examples.
 
 Exit codes: 0 success, 2 bad usage or bad scenario, 1 failure while running.
@@ -106,12 +107,20 @@ func newFlags(env environment, name, synopsis, examples string) *flag.FlagSet {
 }
 
 // parse parses args, turning flag errors into usage errors.
+// A bad flag is one line on stderr (with where to find help), not the whole usage text.
 func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usagef("%v", err)
+	usage, out := fs.Usage, fs.Output()
+	fs.Usage = func() {}
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.Usage = usage
+	fs.SetOutput(out)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		usage()
+		return err
+	case err != nil:
+		return usagef("%v (see simulate %s -help)", err, fs.Name())
 	}
 	return nil
 }

@@ -108,10 +108,14 @@ func readRef(kind, ref string) ([]byte, string, error) {
 
 // parseScenario decodes and validates one scenario document.
 func parseScenario(data []byte, source string, lim limits) (*sim.Scenario, error) {
+	if err := checkAliases(source, data); err != nil {
+		return nil, err
+	}
 	var sc sim.Scenario
 	if err := yaml.UnmarshalWithOptions(data, &sc, yaml.Strict()); err != nil {
 		return nil, usagef("%s", positioned(source, data, err))
 	}
+	applyDefaults(&sc, source, data)
 	if err := checkScenario(&sc, source, data, lim); err != nil {
 		return nil, err
 	}
@@ -143,7 +147,30 @@ func checkScenario(sc *sim.Scenario, source string, data []byte, lim limits) err
 var (
 	posRE     = regexp.MustCompile(`^\[(\d+):(\d+)\] `)
 	unknownRE = regexp.MustCompile(`unknown field "([^"]+)"`)
+	typeRE    = regexp.MustCompile(`cannot unmarshal (.+?) into Go (?:struct field \S+ |value )of type (.+)$`)
 )
+
+// friendlyType names a Go type as a scenario file spells its values.
+func friendlyType(goType string) string {
+	switch {
+	case goType == "time.Duration":
+		return "a duration (e.g. 250ms, 1.5s)"
+	case strings.HasPrefix(goType, "int") || strings.HasPrefix(goType, "uint"):
+		return "an integer"
+	case strings.HasPrefix(goType, "float"):
+		return "a number"
+	case goType == "bool":
+		return "true or false"
+	case goType == "string":
+		return "a string"
+	case strings.HasPrefix(goType, "[]"):
+		return "a list"
+	case strings.HasPrefix(goType, "map[") || strings.HasPrefix(goType, "struct") || strings.Contains(goType, "."):
+		return "a mapping"
+	default:
+		return goType
+	}
+}
 
 // positioned formats a decoding error as "source:line:col: message", finding the position
 // (and the field path) of errors that do not carry one, such as a bad duration.
@@ -162,10 +189,20 @@ func positioned(source string, data []byte, err error) string {
 				field = u[1]
 			}
 		}
+		text := strings.TrimPrefix(first, m[0])
+		// Go's wording names internal struct fields; say what the file needs instead.
+		if t := typeRE.FindStringSubmatch(text); t != nil {
+			got := friendlyType(t[1])
+			if got == "a list" || got == "a mapping" {
+				// pathAt found a scalar inside the list or mapping: name the field itself.
+				field = parentPath(field)
+			}
+			text = fmt.Sprintf("want %s, got %s", friendlyType(t[2]), got)
+		}
 		if field != "" {
 			field += ": "
 		}
-		return fmt.Sprintf("%s:%d:%d: %s%s", source, line, col, field, strings.TrimPrefix(first, m[0]))
+		return fmt.Sprintf("%s:%d:%d: %s%s", source, line, col, field, text)
 	}
 	// An error without a position quotes the bad value (time: invalid duration "x"): find it.
 	if q := regexp.MustCompile(`"([^"]*)"`).FindStringSubmatch(first); q != nil {
@@ -205,14 +242,30 @@ func parentPath(p string) string {
 
 // pathAt returns the field path of the value or key at line:col, if any.
 func pathAt(data []byte, line, col int) string {
-	var found string
+	// The scalar at line:col; else the first one after it on the line (an error on a list or
+	// mapping points at its start); else the first on the line.
+	var exact, after, first string
+	afterCol := 0
 	walkScalars(data, func(p string, l, c int, _ string) bool {
-		if l == line && (c == col || found == "") {
-			found = p
+		if l != line {
+			return true
+		}
+		switch {
+		case c == col:
+			exact = p
+		case c > col && (after == "" || c < afterCol):
+			after, afterCol = p, c
+		case first == "":
+			first = p
 		}
 		return true
 	})
-	return found
+	for _, p := range []string{exact, after, first} {
+		if p != "" {
+			return p
+		}
+	}
+	return ""
 }
 
 // findScalar returns the path and position of the first scalar whose text is value.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/dispatchlab/dispatchlab/aimd"
+	"github.com/dispatchlab/dispatchlab/sim"
+	"github.com/dispatchlab/dispatchlab/tokenbucket"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/default.golden")
@@ -100,8 +105,11 @@ func TestBadScenarios(t *testing.T) {
 		{"range.yaml", strings.Replace(ok, "rate: 2", "rate: -2", 1), "range.yaml:5:15: tenants[0].arrivals: arrival Rate must be finite and > 0, got -2"},
 		{"duration.yaml", strings.Replace(ok, "mean: 1s", "mean: banana", 1), `duration.yaml:6:40: tenants[0].service.mean: time: invalid duration "banana"`},
 		{"unknown.yaml", strings.Replace(ok, "rate: 2", "rate: 2, burstz: 3", 1), `unknown.yaml:5:25: tenants[0].arrivals.burstz: unknown field "burstz"`},
-		{"type.yaml", strings.Replace(ok, "count: 2", "count: two", 1), "type.yaml:7:18: workers.count: cannot unmarshal string"},
-		{"missing.yaml", "name: x\nduration: 60s\nworkers: {count: 2}\n", "missing.yaml: tenants: must not be empty"},
+		{"bomb.yaml", laughs(9), "bomb.yaml: YAML aliases expand to more than 1000000 nodes"},
+		{"list.yaml", strings.Replace(ok, "count: 2", "count: [2]", 1), "list.yaml:7:18: workers.count: want an integer, got a list"},
+		{"mean.yaml", strings.Replace(ok, "mean: 1s", "mean: 3", 1), "mean.yaml:6:40: tenants[0].service.mean: want a duration (e.g. 250ms, 1.5s), got an integer"},
+		{"type.yaml", strings.Replace(ok, "count: 2", "count: two", 1), "type.yaml:7:18: workers.count: want an integer, got a string"},
+		{"empty.yaml", "name: x\ntenants: []\n", "empty.yaml:2:10: tenants: must not be empty"},
 		{"jobs.yaml", strings.Replace(strings.Replace(ok, "duration: 60s", "duration: 20000h", 1), "rate: 2", "rate: 5000", 1),
 			"jobs.yaml:2:11: duration: the scenario generates about 3.6e+11 jobs per run, over the limit of 5e+07; raise it with --max-jobs"},
 		{"tenants.yaml", strings.Replace(ok, "- name: a", "- name: a\n    count: 300000", 1),
@@ -184,6 +192,12 @@ func TestSweepShardsMergeAndResume(t *testing.T) {
 	code, _, stderr = run(t, dir, nil, args("--shard", "env/3")...)
 	assert.Equal(t, 2, code)
 	assert.Contains(t, stderr, "JOB_COMPLETION_INDEX")
+	// A merge with a shard missing fails and says what is missing, unless asked for.
+	code, _, stderr = run(t, dir, nil, "merge", "--out", "partial", "shard-1", "shard-2")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "runs are missing (first: point 0 replication 0)")
+	code, _, stderr = run(t, dir, nil, "merge", "--allow-partial", "--plots", "none", "--out", "partial", "shard-1", "shard-2")
+	assert.Equal(t, 0, code, stderr)
 	// Merging another sweep's output is refused.
 	code, _, stderr = run(t, dir, nil, "sweep", "--replications", "1", "--quiet", "--out", "other", "target-lag")
 	require.Equal(t, 0, code, stderr)
@@ -238,6 +252,7 @@ func FuzzParseScenario(f *testing.F) {
 	}
 	f.Add([]byte("a: &a [*a, *a]\nb: [*a, *a, *a]\n"))
 	f.Add([]byte(`{"duration": "1s"}`))
+	f.Add([]byte(laughs(7)))
 	lim := limits{maxJobs: 1e6, maxTenants: 1000, maxPoints: 100}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > 1<<16 {
@@ -258,3 +273,63 @@ func FuzzParseScenario(f *testing.F) {
 }
 
 func errorsAs(err error, target any) bool { return errors.As(err, target) }
+
+// Fields a file leaves out take documented defaults; explicit values, even invalid zeros,
+// are kept and rejected.
+func TestScenarioDefaults(t *testing.T) {
+	sc, err := parseScenario([]byte(""), "dir/empty.yaml", defaultLimits)
+	require.NoError(t, err)
+	assert.Equal(t, "empty", sc.Name)
+	assert.Equal(t, 60*time.Second, sc.Duration)
+	require.Len(t, sc.Tenants, 1)
+	assert.Equal(t, sim.Tenant{Name: "tenant-0", Arrivals: sim.Arrivals{Rate: 1}, Service: sim.Exp(100 * time.Millisecond)}, sc.Tenants[0])
+	assert.Equal(t, 1, sc.Workers.Count)
+
+	sc, err = parseScenario([]byte(`
+tenants:
+  - arrivals: {kind: diurnal, amplitude: 0.5, bursts: [{start: 5s}], onoff: {on: 1s}}
+    service: {kind: pareto, mean: 1s}
+    limit: {rate: 2.5}
+  - name: b
+    service: {kind: lognormal}
+admission:
+  throttle: {rate: 20, burst: 5}
+  adaptive: {max: 8}
+`), "partial.yaml", defaultLimits)
+	require.NoError(t, err)
+	a := sc.Tenants[0].Arrivals
+	assert.Equal(t, 1.0, a.Rate)
+	assert.Equal(t, 60*time.Second, a.Period, "a diurnal period defaults to the run")
+	assert.Equal(t, sim.Burst{Start: 5 * time.Second, For: 10 * time.Second, Factor: 10}, a.Bursts[0])
+	assert.Equal(t, sim.OnOff{On: time.Second, Off: 50 * time.Second, Factor: 10}, *a.OnOff)
+	assert.Equal(t, sim.Dist{Kind: "pareto", Mean: time.Second, Alpha: 2}, sc.Tenants[0].Service)
+	assert.Equal(t, tokenbucket.Limit{Rate: 2.5, Per: time.Second, Burst: 3}, *sc.Tenants[0].Limit)
+	assert.Equal(t, sim.Dist{Kind: "lognormal", Mean: 100 * time.Millisecond, Sigma: 1}, sc.Tenants[1].Service)
+	assert.Equal(t, tokenbucket.Limit{Rate: 20, Per: time.Second, Burst: 5}, *sc.Admission.Throttle)
+	assert.Equal(t, aimd.Config{Initial: 1, Max: 8, TargetLag: time.Second}, *sc.Admission.Adaptive)
+
+	for text, want := range map[string]string{
+		"duration: 0s\n":                        "duration: must be in",
+		"workers: {count: 0}\n":                 "workers.count: must be in [1,",
+		"tenants: [{arrivals: {rate: 0}}]\n":    "tenants[0].arrivals: arrival Rate must be finite and > 0, got 0",
+		"tenants: [{service: {mean: 0s}}]\n":    "tenants[0].service: exponential Mean must be > 0, got 0s",
+		"admission: {throttle: {per: 0s}}\n":    "admission.throttle: tokenbucket: Per must be > 0, got 0s",
+		"admission: {adaptive: {initial: 0}}\n": "admission.adaptive: aimd: Initial",
+	} {
+		_, err := parseScenario([]byte(text), "zero.yaml", defaultLimits)
+		require.Error(t, err, text)
+		assert.Contains(t, err.Error(), want, text)
+	}
+}
+
+// laughs is a "billion laughs" document: levels of lists of ten aliases of the level below,
+// 10^levels strings when expanded, in a few hundred bytes.
+func laughs(levels int) string {
+	var b strings.Builder
+	b.WriteString("l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n")
+	for i := 1; i < levels; i++ {
+		fmt.Fprintf(&b, "l%d: &l%d [%s]\n", i, i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*l%d, ", i-1), 10), ", "))
+	}
+	fmt.Fprintf(&b, "name: *l%d\n", levels-1)
+	return b.String()
+}

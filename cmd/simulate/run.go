@@ -38,7 +38,7 @@ func runFlags(env environment, name, synopsis, examples string) (*flag.FlagSet, 
 	fs := newFlags(env, name, synopsis, examples)
 	fs.Uint64Var(&o.seed, "seed", 1, "random seed; the same seed gives the same results, bit for bit")
 	fs.IntVar(&o.replications, "replications", 1, "independent replications (means and 95% intervals over them)")
-	fs.DurationVar(&o.warmup, "warmup", -1, "override the scenario's warmup (e.g. 30s)")
+	fs.Var((*optDuration)(&o.warmup), "warmup", "override the scenario's warmup: a `duration` such as 30s")
 	fs.StringVar(&o.out, "out", "", "output directory (default: a fresh simulate-out/<scenario>-N)")
 	fs.StringVar(&o.format, "format", "table", "what to print: table, csv or json")
 	fs.StringVar(&o.plots, "plots", "png", "figures to write: png, svg or none")
@@ -386,4 +386,26 @@ func round(d time.Duration) time.Duration {
 		return d.Round(10 * time.Microsecond)
 	}
 	return d.Round(time.Microsecond)
+}
+
+// optDuration is a duration flag whose unset value (-1) is not shown as a default.
+type optDuration time.Duration
+
+func (d *optDuration) String() string {
+	if d == nil || *d < 0 {
+		return ""
+	}
+	return time.Duration(*d).String()
+}
+
+func (d *optDuration) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	if v < 0 {
+		return fmt.Errorf("must be >= 0, got %v", v)
+	}
+	*d = optDuration(v)
+	return nil
 }

@@ -163,6 +163,9 @@ func loadSweep(ref string, lim limits, seed uint64, reps int) (*sweep, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkAliases(source, data); err != nil {
+		return nil, err
+	}
 	var spec sweepSpec
 	if err := yaml.UnmarshalWithOptions(data, &spec, yaml.Strict()); err != nil {
 		return nil, usagef("%s", positioned(source, data, err))
@@ -184,6 +187,14 @@ func loadSweep(ref string, lim limits, seed uint64, reps int) (*sweep, error) {
 
 // expandSweep expands a sweep spec over its base scenario, validating every point.
 func expandSweep(name string, data []byte, source string, base []byte, scSource string, lim limits, seed uint64, reps int) (*sweep, error) {
+	for _, d := range []struct {
+		source string
+		data   []byte
+	}{{source, data}, {scSource, base}} {
+		if err := checkAliases(d.source, d.data); err != nil {
+			return nil, err
+		}
+	}
 	var spec sweepSpec
 	if err := yaml.UnmarshalWithOptions(data, &spec, yaml.Strict()); err != nil {
 		return nil, usagef("%s", positioned(source, data, err))
@@ -241,6 +252,12 @@ func expandSweep(name string, data []byte, source string, base []byte, scSource 
 	var generic map[string]any
 	if err := yaml.Unmarshal(base, &generic); err != nil {
 		return nil, usagef("%s: %v", scSource, err)
+	}
+	if generic == nil {
+		generic = map[string]any{} // an empty scenario file: every field takes its default
+	}
+	if _, ok := generic["name"]; !ok {
+		generic["name"] = nameOf(scSource) // not the point's label
 	}
 	sw := &sweep{spec: spec, name: name, specData: data, baseData: base}
 	h := sha256.New()
@@ -843,6 +860,7 @@ func cmdMerge(args []string, env environment) error {
 	fs := newFlags(env, "merge", "merge [flags] DIR...", mergeExamples)
 	out := fs.String("out", "", "output directory (required)")
 	plots := fs.String("plots", "png", "figures to write: png, svg or none")
+	partial := fs.Bool("allow-partial", false, "merge even if some point × replication runs are missing")
 	lim := limitFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -874,6 +892,10 @@ func cmdMerge(args []string, env environment) error {
 		}
 		blocks = append(blocks, bs...)
 	}
+	if missing := missingRuns(sw, blocks); len(missing) > 0 && !*partial {
+		return fmt.Errorf("%d of %d runs are missing (first: %s); run the missing shards (or resume them) and merge again, or pass --allow-partial",
+			len(missing), len(sw.points)*sw.spec.Replications, missing[0])
+	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
 	}
@@ -895,4 +917,21 @@ func sweepFromMeta(m meta, lim limits) (*sweep, error) {
 		return nil, usagef("sweep.json of %q is inconsistent: its content gives id %s, it records %s", m.Name, sw.id, m.ID)
 	}
 	return sw, nil
+}
+
+// missingRuns lists the point × replication runs that no block holds.
+func missingRuns(sw *sweep, blocks []block) []string {
+	have := map[[2]int]bool{}
+	for _, b := range blocks {
+		have[[2]int{b.point, b.rep}] = true
+	}
+	var out []string
+	for _, pt := range sw.points {
+		for r := range sw.spec.Replications {
+			if !have[[2]int{pt.index, r}] {
+				out = append(out, fmt.Sprintf("point %d replication %d", pt.index, r))
+			}
+		}
+	}
+	return out
 }
