@@ -98,7 +98,7 @@ func BenchmarkNext(b *testing.B) {
 }
 
 func BenchmarkBest(b *testing.B) {
-	for _, n := range []int{16, 1024} {
+	for _, n := range []int{16, 64, 256, 1024, 4096} {
 		loads := benchLoads(n)
 		b.Run(fmt.Sprintf("n=%d/impl=dispatchlab", n), func(b *testing.B) {
 			s := must(strategy.NewBest(rand.New(rand.NewPCG(1, 2))))
@@ -137,7 +137,7 @@ func BenchmarkBest(b *testing.B) {
 }
 
 func BenchmarkP2C(b *testing.B) {
-	for _, n := range []int{16, 1024} {
+	for _, n := range []int{16, 64, 256, 1024, 4096} {
 		loads := benchLoads(n)
 		b.Run(fmt.Sprintf("n=%d/impl=dispatchlab", n), func(b *testing.B) {
 			s := must(strategy.NewP2C(rand.New(rand.NewPCG(1, 2))))
@@ -189,7 +189,7 @@ func BenchmarkHash(b *testing.B) {
 }
 
 func BenchmarkRendezvous(b *testing.B) {
-	for _, n := range []int{16, 1024} {
+	for _, n := range []int{16, 64, 256, 1024, 4096} {
 		p := make(strategy.Loads, n)
 		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
 			x := xorshift(88172645463325252)
@@ -202,7 +202,7 @@ func BenchmarkRendezvous(b *testing.B) {
 }
 
 func BenchmarkNextAvailable(b *testing.B) {
-	for _, n := range []int{16, 1024} {
+	for _, n := range []int{16, 64, 256, 1024, 4096} {
 		loads := benchLoads(n)
 		loads[n-1] = 0 // one idle worker, found after a scan of n/2 on average
 		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {

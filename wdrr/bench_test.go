@@ -121,7 +121,7 @@ func callAll[T any](vals []T, eligible func(T) bool) int {
 // and 1024. The predicate is nginx's "not already tried" check, which admits every member
 // here, so every variant does the same picks as the unfiltered ones.
 func BenchmarkNext(b *testing.B) {
-	for _, n := range []int{3, 16, 1024} {
+	for _, n := range []int{3, 16, 64, 256, 1024} {
 		ws := benchWeights(n)
 		tried := -1
 		eligible := func(v int) bool { return v != tried }
