@@ -316,3 +316,20 @@ func TestSweep(t *testing.T) {
 	_, err = Sweep(small(), []int{1}, nil, RunOptions{})
 	assert.EqualError(t, err, "sim: Sweep needs a base scenario and a set function")
 }
+
+func TestWriteExpected(t *testing.T) {
+	es := []Expected{
+		{Label: "rho=0.8", Simulated: Estimate{Mean: 2.02, HalfWidth: 0.05}, Formula: 2},
+		{Label: "rho=0.9", Simulated: Estimate{Mean: 4.2, HalfWidth: 0.1}, Formula: 4.5},
+		{Label: "zero", Simulated: Estimate{Mean: 0, HalfWidth: math.NaN()}, Formula: 0},
+	}
+	assert.True(t, es[0].Covered())
+	assert.False(t, es[1].Covered())
+	var b strings.Builder
+	require.NoError(t, WriteExpected(&b, "load", es))
+	assert.Equal(t, `load     simulated    formula  difference  covered
+rho=0.8  2.02 ± 0.05  2        +1.0%       yes
+rho=0.9  4.2 ± 0.1    4.5      -6.7%       no
+zero     0            0        -           no
+`, b.String())
+}

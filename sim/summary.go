@@ -132,3 +132,33 @@ func (s Summary) WriteTenants(w io.Writer) error {
 	}
 	return tw.Flush()
 }
+
+// Expected is a simulated estimate beside the exact value a formula gives for it.
+type Expected struct {
+	Label     string
+	Simulated Estimate
+	Formula   float64
+}
+
+// Covered reports whether the formula's value lies within the simulated confidence interval.
+func (e Expected) Covered() bool { return e.Simulated.Covers(e.Formula) }
+
+// WriteExpected writes one row per expectation: its label, the simulated estimate with its
+// interval, the formula's value, their relative difference, and whether the interval covers
+// the formula. title heads the label column.
+func WriteExpected(w io.Writer, title string, es []Expected) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "%s\tsimulated\tformula\tdifference\tcovered\n", title)
+	for _, e := range es {
+		diff := "-"
+		if e.Formula != 0 {
+			diff = fmt.Sprintf("%+.1f%%", 100*(e.Simulated.Mean-e.Formula)/e.Formula)
+		}
+		cov := "no"
+		if e.Covered() {
+			cov = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%v\t%.4g\t%s\t%s\n", e.Label, e.Simulated, e.Formula, diff, cov)
+	}
+	return tw.Flush()
+}

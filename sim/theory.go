@@ -354,6 +354,35 @@ func ThrottleWaitQuantile(lambda, rate float64, burst int, p float64) float64 {
 	return math.Max(0, q-float64(burst-1)/rate)
 }
 
+// ThrottleBurstFor returns the smallest burst whose mean wait (ThrottleWait) is at most
+// target seconds, for Poisson arrivals at lambda per second through a token bucket of rate
+// tokens per second: the burst to configure for a lag objective. It returns 0 when no burst
+// will do (rate <= lambda: the bucket is overloaded) and -1 for arguments out of range. The
+// wait falls exponentially with the burst, so the search (doubling, then bisection) takes
+// O(log burst) evaluations of ThrottleWait.
+func ThrottleBurstFor(lambda, rate, target float64) int {
+	if !positive(lambda) || !positive(rate) || !(target >= 0) || math.IsInf(target, 0) {
+		return -1
+	}
+	if rate <= lambda || target == 0 {
+		return 0
+	}
+	ok := func(b int) bool { return ThrottleWait(lambda, rate, b) <= target }
+	lo, hi := 0, 1 // ok(hi), !ok(lo)
+	for !ok(hi) {
+		lo, hi = hi, 2*hi
+	}
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		if ok(mid) {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return hi
+}
+
 // md1CDFIntegral returns ∫_0^c P(W <= t) dt for M/D/1. With v_k = λ(c − kd), each term of
 // the CDF integrates in closed form (the antiderivative of e^v v^k/k! is
 // e^v Σ_{j<=k} (−1)^{k−j} v^j/j!), which gives

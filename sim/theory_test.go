@@ -181,3 +181,19 @@ func TestRoundRobinSojourn(t *testing.T) {
 	t.Logf("total %v s, RoundRobinSojourn %.4f s", s.TotalMean, want)
 	require.True(t, s.TotalMean.Covers(want), "total %v does not cover %v", s.TotalMean, want)
 }
+
+func TestThrottleBurstFor(t *testing.T) {
+	for _, target := range []float64{0.21, 0.1, 0.05, 0.01, 1e-3, 1e-6} {
+		b := ThrottleBurstFor(8, 10, target)
+		require.Positive(t, b, "target %v", target)
+		require.LessOrEqual(t, ThrottleWait(8, 10, b), target)
+		if b > 1 {
+			require.Greater(t, ThrottleWait(8, 10, b-1), target, "burst %d is not the smallest for %v", b, target)
+		}
+	}
+	assert.Equal(t, 1, ThrottleBurstFor(8, 10, 0.21), "burst 1 waits M/D/1's 0.2s")
+	assert.Equal(t, 0, ThrottleBurstFor(10, 10, 1), "an overloaded bucket has no burst")
+	assert.Equal(t, 0, ThrottleBurstFor(8, 10, 0), "no burst waits zero")
+	assert.Equal(t, -1, ThrottleBurstFor(8, -1, 1))
+	assert.Equal(t, -1, ThrottleBurstFor(8, 10, math.NaN()))
+}
