@@ -69,6 +69,7 @@ func SweepPlot(title, xLabel, yLabel string, xs []float64, series []Series, axes
 		}
 	}
 	setAxes(p, axes)
+	headroom(p, axes.LogY)
 	return p, nil
 }
 
@@ -96,6 +97,7 @@ func Dots(title, yLabel string, categories []string, series []Series, axes Axes)
 	p.X.Tick.Marker = ticks
 	p.X.Min, p.X.Max = -0.5, float64(len(categories))-0.5
 	setAxes(p, Axes{LogY: axes.LogY})
+	headroom(p, axes.LogY)
 	return p, nil
 }
 
@@ -152,6 +154,41 @@ func FairnessOverTime(title string, names []string, rs []*sim.Result) (*plot.Plo
 		p.Legend.Add(names[i], l)
 	}
 	p.Legend.Top, p.Legend.Left = false, true
+	return p, nil
+}
+
+// TenantLag draws one tenant's p99 total latency per window in several results (one
+// replication of each variant), one line per result, to compare how variants treat it.
+func TenantLag(title string, names []string, rs []*sim.Result, tenant int, axes Axes) (*plot.Plot, error) {
+	if len(names) != len(rs) {
+		return nil, fmt.Errorf("simplot: %d names for %d results", len(names), len(rs))
+	}
+	p := newPlot(title, "time (s)", "p99 total latency (s)")
+	for i, r := range rs {
+		var xy plotter.XYs
+		for _, w := range r.Windows {
+			if tenant < 0 || tenant >= len(w.Tenants) {
+				return nil, fmt.Errorf("simplot: result %q has no series for tenant %d (Metrics.SeriesTenants)", names[i], tenant)
+			}
+			if t := w.Tenants[tenant]; t.Completed > 0 && (!axes.LogY || t.P99 > 0) {
+				xy = append(xy, plotter.XY{X: mid(w), Y: t.P99.Seconds()})
+			}
+		}
+		if len(xy) == 0 {
+			continue
+		}
+		l, err := plotter.NewLine(xy)
+		if err != nil {
+			return nil, err
+		}
+		l.Color = plotutil.Color(i)
+		l.Width = vg.Points(1.5)
+		l.Dashes = plotutil.Dashes(i)
+		p.Add(l)
+		p.Legend.Add(names[i], l)
+	}
+	setAxes(p, Axes{LogY: axes.LogY})
+	headroom(p, axes.LogY)
 	return p, nil
 }
 
@@ -218,6 +255,19 @@ type lineAndGlyph struct {
 func (t lineAndGlyph) Thumbnail(c *draw.Canvas) {
 	t.l.Thumbnail(c)
 	t.s.Thumbnail(c)
+}
+
+// headroom raises the top of the y axis by a quarter of its span (on a log axis, of its
+// decades), so that the legend in the top corner does not hide the highest points.
+func headroom(p *plot.Plot, logY bool) {
+	if p.Y.Max <= p.Y.Min {
+		return
+	}
+	if logY && p.Y.Min > 0 {
+		p.Y.Max *= math.Pow(p.Y.Max/p.Y.Min, 0.25)
+		return
+	}
+	p.Y.Max += (p.Y.Max - p.Y.Min) / 4
 }
 
 func setAxes(p *plot.Plot, axes Axes) {

@@ -74,6 +74,15 @@ func TestTenantDotsAndFairness(t *testing.T) {
 	f, err := simplot.FairnessOverTime("Jain", []string{"fifo", "fair"}, []*sim.Result{res[0].Results[0], res[1].Results[0]})
 	require.NoError(t, err)
 	renders(t, f)
+	for _, axes := range []simplot.Axes{{}, {LogY: true}} {
+		l, err := simplot.TenantLag("noisy", []string{"fifo", "fair"}, []*sim.Result{res[0].Results[0], res[1].Results[0]}, 0, axes)
+		require.NoError(t, err)
+		renders(t, l)
+	}
+	_, err = simplot.TenantLag("x", []string{"fifo"}, []*sim.Result{res[0].Results[0]}, 9, simplot.Axes{})
+	assert.EqualError(t, err, `simplot: result "fifo" has no series for tenant 9 (Metrics.SeriesTenants)`)
+	_, err = simplot.TenantLag("x", nil, []*sim.Result{res[0].Results[0]}, 0, simplot.Axes{})
+	assert.EqualError(t, err, "simplot: 0 names for 1 results")
 	_, err = simplot.FairnessOverTime("Jain", []string{"fifo"}, nil)
 	assert.EqualError(t, err, "simplot: 1 names for 0 results")
 }
