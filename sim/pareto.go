@@ -90,4 +90,14 @@ func Means(ss []Summary, f func(Summary) Estimate) []float64 {
 	return out
 }
 
+// Estimates returns one estimate of each summary, for plotting a sweep or a comparison with
+// its confidence intervals.
+func Estimates(ss []Summary, f func(Summary) Estimate) []Estimate {
+	out := make([]Estimate, len(ss))
+	for i, s := range ss {
+		out[i] = f(s)
+	}
+	return out
+}
+
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }

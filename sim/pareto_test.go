@@ -160,4 +160,5 @@ func TestCheckFrontCatchesMistakes(t *testing.T) {
 func TestMeans(t *testing.T) {
 	ss := []Summary{{Throughput: Estimate{Mean: 1}}, {Throughput: Estimate{Mean: 2}}}
 	assert.Equal(t, []float64{1, 2}, Means(ss, func(s Summary) Estimate { return s.Throughput }))
+	assert.Equal(t, []Estimate{{Mean: 1}, {Mean: 2}}, Estimates(ss, func(s Summary) Estimate { return s.Throughput }))
 }
