@@ -50,6 +50,16 @@ type Series struct {
 	Values []sim.Estimate
 }
 
+// Exact returns values without an interval (a formula's, say) as estimates, to draw as a
+// Series beside simulated ones.
+func Exact(xs []float64) []sim.Estimate {
+	out := make([]sim.Estimate, len(xs))
+	for i, x := range xs {
+		out[i] = sim.Estimate{Mean: x, HalfWidth: math.NaN()}
+	}
+	return out
+}
+
 // Axes say which axes of a figure are logarithmic. On a log axis, points at or below zero
 // are left out and an interval reaching zero is cut at the axis.
 type Axes struct {
@@ -202,7 +212,7 @@ func addSeries(p *plot.Plot, s Series, xs []float64, i int, axes Axes, line bool
 		}
 		pts = append(pts, plotter.XY{X: xs[k], Y: e.Mean})
 		hw := e.HalfWidth
-		if math.IsNaN(hw) || math.IsInf(hw, 0) {
+		if !(hw >= 0) || math.IsInf(hw, 0) { // no interval
 			hw = 0
 		}
 		low := hw

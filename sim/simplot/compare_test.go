@@ -33,7 +33,8 @@ func TestSweepPlot(t *testing.T) {
 	xs := []float64{0.01, 0.1, 1, 10}
 	series := []simplot.Series{
 		{Name: "simulated", Values: []sim.Estimate{est(1, 0.1), est(2, 3), est(math.NaN(), 1), est(8, 0.5)}},
-		{Name: "theory", Values: []sim.Estimate{est(1, math.NaN()), est(0, math.NaN()), est(4, math.NaN()), est(8, math.NaN())}},
+		{Name: "theory", Values: simplot.Exact([]float64{1, 0, 4, 8})},
+		{Name: "odd intervals", Values: []sim.Estimate{est(1, -1), est(2, math.Inf(1)), est(3, 5), est(4, 0)}},
 	}
 	for _, axes := range []simplot.Axes{{}, {LogX: true}, {LogX: true, LogY: true}} {
 		p, err := simplot.SweepPlot("sweep", "x", "y", xs, series, axes)
@@ -42,6 +43,13 @@ func TestSweepPlot(t *testing.T) {
 	}
 	_, err := simplot.SweepPlot("sweep", "x", "y", xs[:2], series, simplot.Axes{})
 	assert.EqualError(t, err, `simplot: series "simulated" has 4 values for 2 xs`)
+}
+
+func TestExact(t *testing.T) {
+	e := simplot.Exact([]float64{1, 2})
+	require.Len(t, e, 2)
+	assert.Equal(t, 2.0, e[1].Mean)
+	assert.True(t, math.IsNaN(e[0].HalfWidth))
 }
 
 func TestDots(t *testing.T) {
