@@ -253,7 +253,7 @@ func TestCloneSharesNothing(t *testing.T) {
 // Sweep with the same seed gives the same results bit for bit at any parallelism, runs
 // exactly Run's replications, and leaves its base alone.
 func TestSweepProperties(t *testing.T) {
-	forAll(t, "sweeps do not depend on parallelism", min(*trials, 12), func(s uint64) string {
+	forAll(t, "sweeps do not depend on parallelism", sweepTrials(), func(s uint64) string {
 		r := rand.New(rand.NewPCG(s, 1))
 		base := small()
 		base.Duration = time.Duration(20+r.IntN(30)) * time.Second
@@ -295,6 +295,14 @@ func TestSweepProperties(t *testing.T) {
 		}
 		return ""
 	})
+}
+
+// sweepTrials keeps the sweep property quick: every trial runs a dozen simulations, twice.
+func sweepTrials() int {
+	if raceEnabled {
+		return min(*trials, 4)
+	}
+	return min(*trials, 12)
 }
 
 func TestSweep(t *testing.T) {
