@@ -42,26 +42,33 @@ def failures(nb):
 
 
 def summary(nb):
-    """The comparable content of a notebook: per code cell, its source and text outputs."""
+    """The comparable content of a notebook: per code cell, its text outputs.
+
+    A cell's printed text and its figures travel to the kernel through different pipes, so their
+    relative order can vary from run to run: the streams are compared as one text per stream,
+    and the rich outputs in their own order.
+    """
     lines = []
     for i, cell in enumerate(nb["cells"]):
         if cell["cell_type"] != "code":
             continue
         lines.append(f"--- cell {i} ({cell.get('id', '?')})")
+        streams, rich = {}, []
         for o in cell.get("outputs", []):
             kind = o["output_type"]
             if kind == "stream":
-                lines.append(f"[{o['name']}]")
-                lines.extend(text(o["text"]).splitlines())
+                streams[o["name"]] = streams.get(o["name"], "") + text(o["text"])
             elif kind in ("display_data", "execute_result"):
                 for mime, v in sorted(o.get("data", {}).items()):
-                    if mime.startswith("image/"):
-                        lines.append(f"[{mime}]")
-                    else:
-                        lines.append(f"[{mime}]")
-                        lines.extend(text(v).splitlines())
+                    rich.append(f"[{mime}]")
+                    if not mime.startswith("image/"):
+                        rich.extend(text(v).splitlines())
             elif kind == "error":
-                lines.append(f"[error] {o.get('ename')}: {o.get('evalue')}")
+                rich.append(f"[error] {o.get('ename')}: {o.get('evalue')}")
+        for name in sorted(streams):
+            lines.append(f"[{name}]")
+            lines.extend(streams[name].splitlines())
+        lines.extend(rich)
     return lines
 
 
