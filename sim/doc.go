@@ -41,6 +41,20 @@
 // admission keeps FCFS's overall mean wait while lowering the light tenants' (Kleinrock's
 // conservation law). go test ./sim -long runs 30 replications of ten times as many jobs.
 //
+// # Studies
+//
+// [Compare] runs variants of a scenario side by side and [Sweep] varies one parameter, both
+// with common random numbers (replication r of every variant or point draws from the same
+// streams), R replications and confidence intervals ([Summarize], [Estimate]);
+// [PairedDifference] compares two variants replication by replication, which the shared
+// randomness makes much sharper than comparing their means. [ParetoFront] and [Knee] read a
+// sweep's trade-off (throughput up, latency down). Exact results to hold a study against:
+// [MG1Wait], [MD1Wait], [MD1WaitCDF] and [MD1WaitQuantile] (Pollaczek–Khinchine and Erlang's
+// M/D/1 waiting-time distribution), [ThrottleWait] (a token bucket of any burst, whose waits
+// are M/D/1's shortened by (burst−1)/rate) and [ThrottleBurstFor], [MMcWait] (Erlang C),
+// [RoundRobinSojourn] (E_n/M/1) and [PowerOfDSojourn] (the supermarket model). The notebooks in
+// notebooks/ are walk-throughs built on these; package simplot draws them.
+//
 // # Metrics and cost
 //
 // Memory is O(tenants + in-flight jobs + windows), never O(jobs): latencies go into DDSketch

@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"time"
 
 	"github.com/dispatchlab/dispatchlab/tokenbucket"
@@ -208,3 +209,333 @@ func RunCheck(c Check, seed uint64, reps, parallel int) (Outcome, error) {
 	o.Pass = o.Estimate.Covers(c.Expected) && math.Abs(o.Estimate.Mean-c.Expected) <= c.guard()*c.Expected && o.MaxLittle < c.littleTolerance()
 	return o, nil
 }
+
+// The formulas below return NaN when an argument is out of range (a rate or a service time
+// that is not finite and > 0, a probability outside [0, 1)) and +Inf for a mean when the
+// queue is unstable (ρ >= 1). Times are in seconds and rates per second.
+
+// MG1Wait returns the mean wait in queue of M/G/1 (Pollaczek–Khinchine): λE[S²]/(2(1−ρ))
+// with ρ = λ·mean and E[S²] = mean²(1 + scv), where scv is the squared coefficient of
+// variation of the service time (1 for exponential, 0 for deterministic).
+func MG1Wait(lambda, mean, scv float64) float64 {
+	if !positive(lambda) || !positive(mean) || !(scv >= 0) || math.IsInf(scv, 0) {
+		return math.NaN()
+	}
+	rho := lambda * mean
+	if rho >= 1 {
+		return math.Inf(1)
+	}
+	return lambda * mean * mean * (1 + scv) / (2 * (1 - rho))
+}
+
+// MD1Wait returns the mean wait in queue of M/D/1 with service time d: ρd/(2(1−ρ)), half
+// of M/M/1's.
+func MD1Wait(lambda, d float64) float64 { return MG1Wait(lambda, d, 0) }
+
+// MMcWait returns the mean wait in queue of M/M/c with arrival rate lambda and service rate
+// mu per server (Erlang C): C(c, λ/μ)/(cμ − λ).
+func MMcWait(c int, lambda, mu float64) float64 {
+	if c < 1 || !positive(lambda) || !positive(mu) {
+		return math.NaN()
+	}
+	if lambda >= float64(c)*mu {
+		return math.Inf(1)
+	}
+	return ErlangC(c, lambda/mu) / (float64(c)*mu - lambda)
+}
+
+// MD1WaitCDF returns P(W <= t) for the wait W of M/D/1 with arrival rate lambda and service
+// time d (Erlang 1909, Crommelin 1932):
+//
+//	P(W <= t) = (1−ρ) Σ_{k=0}^{⌊t/d⌋} e^{λ(t−kd)} (−λ(t−kd))^k / k!
+//
+// The terms alternate and grow like e^{2λt}, so the sum is taken in math/big with enough
+// bits (about 3λt) to stay exact to float64 precision. Cost: O((t/d)·log(t/d)) big-float operations.
+func MD1WaitCDF(lambda, d, t float64) float64 {
+	if !positive(lambda) || !positive(d) || math.IsNaN(t) {
+		return math.NaN()
+	}
+	rho := lambda * d
+	switch {
+	case rho >= 1:
+		return 0
+	case t < 0:
+		return 0
+	case math.IsInf(t, 1):
+		return 1
+	}
+	b := newMD1Big(lambda, d, t)
+	sum := b.f()
+	ek := b.exp(b.lt)           // e^{λt − kλd}, from k = 0
+	q := b.exp(b.f().Neg(b.ld)) // e^{−λd}
+	fact := b.f().SetInt64(1)   // k!
+	for k := 0; ; k++ {
+		v := b.v(k)
+		if v.Sign() < 0 {
+			break
+		}
+		if k > 0 {
+			fact.Mul(fact, b.f().SetInt64(int64(k)))
+		}
+		term := b.pow(b.f().Neg(v), k) // e^{v} (−v)^k / k!
+		term.Mul(term, ek)
+		sum.Add(sum, term.Quo(term, fact))
+		ek.Mul(ek, q)
+	}
+	p, _ := sum.Float64()
+	return math.Min(1, math.Max(0, (1-rho)*p))
+}
+
+// MD1WaitQuantile returns the p-quantile of M/D/1's wait: 0 when p <= 1−ρ (the arrivals that
+// do not wait), otherwise the t with P(W <= t) = p, by bisection to a relative 1e-9.
+func MD1WaitQuantile(lambda, d, p float64) float64 {
+	if !positive(lambda) || !positive(d) || !(p >= 0 && p < 1) {
+		return math.NaN()
+	}
+	if lambda*d >= 1 {
+		return math.Inf(1)
+	}
+	if p <= 1-lambda*d {
+		return 0
+	}
+	lo, hi := 0.0, d
+	for MD1WaitCDF(lambda, d, hi) < p {
+		lo, hi = hi, 2*hi
+	}
+	for hi-lo > 1e-9*hi {
+		mid := (lo + hi) / 2
+		if MD1WaitCDF(lambda, d, mid) < p {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi
+}
+
+// ThrottleWait returns the mean wait of Poisson jobs (lambda per second) in front of a
+// token bucket of rate tokens per second and the given burst, refilled continuously,
+// initially full, that admits waiting jobs first come first served.
+//
+// The bucket's deficit plus the waiting jobs, counted in 1/rate units of time, is exactly
+// the workload of an M/D/1 queue with service time D = 1/rate (each arrival adds D; it
+// drains at rate 1), and a job waits until that workload, its own share included, falls to
+// burst·D. So a job's wait is (W − (burst−1)D)⁺, where W is its wait in that M/D/1 queue:
+// with burst 1 it is M/D/1's (Pollaczek–Khinchine), and each extra token of burst takes D
+// off every wait. The mean is
+//
+//	E[(W − c)⁺] = E[W] − c + ∫_0^c P(W <= t) dt,   c = (burst−1)D,
+//
+// and the integral of MD1WaitCDF's sum has a closed form term by term. Cost:
+// O(burst²) big-float operations.
+func ThrottleWait(lambda, rate float64, burst int) float64 {
+	if !positive(lambda) || !positive(rate) || burst < 1 {
+		return math.NaN()
+	}
+	d := 1 / rate
+	if lambda*d >= 1 {
+		return math.Inf(1)
+	}
+	c := float64(burst-1) * d
+	w := MD1Wait(lambda, d)
+	if burst == 1 {
+		return w
+	}
+	return math.Max(0, w-c+md1CDFIntegral(lambda, d, c))
+}
+
+// ThrottleWaitQuantile returns the p-quantile of the wait in front of the token bucket of
+// ThrottleWait: max(0, MD1WaitQuantile(lambda, 1/rate, p) − (burst−1)/rate).
+func ThrottleWaitQuantile(lambda, rate float64, burst int, p float64) float64 {
+	if !positive(rate) || burst < 1 {
+		return math.NaN()
+	}
+	q := MD1WaitQuantile(lambda, 1/rate, p)
+	return math.Max(0, q-float64(burst-1)/rate)
+}
+
+// ThrottleBurstFor returns the smallest burst whose mean wait (ThrottleWait) is at most
+// target seconds, for Poisson arrivals at lambda per second through a token bucket of rate
+// tokens per second: the burst to configure for a lag objective. It returns 0 when no burst
+// will do (rate <= lambda: the bucket is overloaded) and -1 for arguments out of range. The
+// wait falls exponentially with the burst, so the search (doubling, then bisection) takes
+// O(log burst) evaluations of ThrottleWait.
+func ThrottleBurstFor(lambda, rate, target float64) int {
+	if !positive(lambda) || !positive(rate) || !(target >= 0) || math.IsInf(target, 0) {
+		return -1
+	}
+	if rate <= lambda || target == 0 {
+		return 0
+	}
+	ok := func(b int) bool { return ThrottleWait(lambda, rate, b) <= target }
+	lo, hi := 0, 1 // ok(hi), !ok(lo)
+	for !ok(hi) {
+		lo, hi = hi, 2*hi
+	}
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		if ok(mid) {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return hi
+}
+
+// md1CDFIntegral returns ∫_0^c P(W <= t) dt for M/D/1. With v_k = λ(c − kd), each term of
+// the CDF integrates in closed form (the antiderivative of e^v v^k/k! is
+// e^v Σ_{j<=k} (−1)^{k−j} v^j/j!), which gives
+//
+//	(1−ρ)/λ · Σ_{k=0}^{⌊c/d⌋} [ e^{v_k} Σ_{j=0}^{k} (−v_k)^j/j! − 1 ].
+func md1CDFIntegral(lambda, d, c float64) float64 {
+	b := newMD1Big(lambda, d, c)
+	sum := b.f()
+	ek := b.exp(b.lt)
+	q := b.exp(b.f().Neg(b.ld))
+	one := b.f().SetInt64(1)
+	for k := 0; ; k++ {
+		v := b.v(k)
+		if v.Sign() < 0 {
+			break
+		}
+		partial, term := b.f().SetInt64(1), b.f().SetInt64(1)
+		mv := b.f().Neg(v)
+		for j := 1; j <= k; j++ {
+			term.Mul(term, mv)
+			term.Quo(term, b.f().SetInt64(int64(j)))
+			partial.Add(partial, term)
+		}
+		partial.Mul(partial, ek)
+		sum.Add(sum, partial.Sub(partial, one))
+		ek.Mul(ek, q)
+	}
+	s, _ := sum.Float64()
+	return (1 - lambda*d) / lambda * s
+}
+
+// md1Big holds λt and λd as exact big floats (the float64 inputs are exact binary numbers),
+// so that every v_k = λt − kλd, and every e^{v_k}, comes from the same exact inputs: the
+// alternating sums cancel only if the terms are consistent to the working precision.
+type md1Big struct {
+	prec   uint
+	lt, ld *big.Float
+}
+
+func newMD1Big(lambda, d, t float64) md1Big {
+	// The largest terms are about e^{2λt}; keep 2λt·log2(e) bits for the cancellation, 64 for
+	// float64's result and its rounding, and some for the number of terms.
+	prec := uint(128 + 3*lambda*t + math.Log2(2+t/d))
+	b := md1Big{prec: prec}
+	l := b.f().SetFloat64(lambda)
+	b.lt = b.f().Mul(l, b.f().SetFloat64(t))
+	b.ld = b.f().Mul(l, b.f().SetFloat64(d))
+	return b
+}
+
+func (b md1Big) f() *big.Float { return new(big.Float).SetPrec(b.prec) }
+
+// v returns λt − kλd.
+func (b md1Big) v(k int) *big.Float {
+	v := b.f().Mul(b.ld, b.f().SetInt64(int64(k)))
+	return v.Sub(b.lt, v)
+}
+
+// pow returns x^k by repeated squaring.
+func (b md1Big) pow(x *big.Float, k int) *big.Float {
+	r := b.f().SetInt64(1)
+	for sq := b.f().Set(x); k > 0; k >>= 1 {
+		if k&1 == 1 {
+			r.Mul(r, sq)
+		}
+		if k > 1 {
+			sq.Mul(sq, sq)
+		}
+	}
+	return r
+}
+
+// exp returns e^x to the working precision: e^{x/2^s} by its Taylor series, with s chosen
+// so that x/2^s < 1/2, then squared s times (s guard bits cover the squarings).
+func (b md1Big) exp(x *big.Float) *big.Float {
+	if x.Sign() < 0 {
+		r := b.exp(b.f().Neg(x))
+		return r.Quo(b.f().SetInt64(1), r)
+	}
+	s := 0
+	if xf, _ := x.Float64(); xf > 0.5 {
+		s = int(math.Ceil(math.Log2(xf / 0.5)))
+	}
+	prec := b.prec + uint(s) + 16
+	f := func() *big.Float { return new(big.Float).SetPrec(prec) }
+	y := f().SetMantExp(f().Set(x), -s) // x / 2^s
+	sum, term := f().SetInt64(1), f().SetInt64(1)
+	eps := f().SetMantExp(f().SetInt64(1), -int(prec))
+	for n := int64(1); ; n++ {
+		term.Mul(term, y)
+		term.Quo(term, f().SetInt64(n))
+		sum.Add(sum, term)
+		if term.Cmp(eps) < 0 {
+			break
+		}
+	}
+	for range s {
+		sum.Mul(sum, sum)
+	}
+	return b.f().Set(sum)
+}
+
+// RoundRobinSojourn returns the mean time in system when Poisson arrivals (lambda per second)
+// are dealt round robin to n servers, each a FIFO queue with exponential service at rate mu:
+// every server sees every n-th arrival, an Erlang-n renewal stream, so each is an E_n/M/1
+// queue (a GI/M/1 queue): with σ the root in (0, 1) of σ = (λ/(λ + μ(1−σ)))^n, the mean time
+// in system is 1/(μ(1−σ)). n = 1 is M/M/1.
+func RoundRobinSojourn(n int, lambda, mu float64) float64 {
+	if n < 1 || !positive(lambda) || !positive(mu) {
+		return math.NaN()
+	}
+	if lambda >= float64(n)*mu {
+		return math.Inf(1)
+	}
+	// σ ↦ A*(μ(1−σ)) is increasing and convex with a fixed point in (0, 1) when ρ < 1; the
+	// iteration from 0 climbs to it monotonically.
+	sigma := 0.0
+	for range 100_000 {
+		next := math.Pow(lambda/(lambda+mu*(1-sigma)), float64(n))
+		if math.Abs(next-sigma) < 1e-15 {
+			sigma = next
+			break
+		}
+		sigma = next
+	}
+	return 1 / (mu * (1 - sigma))
+}
+
+// PowerOfDSojourn returns the mean time in system, in units of the mean service time, of the
+// supermarket model (Mitzenmacher 2001; Vvedenskaya et al. 1996): N → ∞ FIFO servers with
+// exponential service, load rho per server, each job joining the shortest of d servers
+// chosen at random: Σ_{i>=1} ρ^{(d^i−d)/(d−1)}. d = 1 (random choice) gives M/M/1's
+// 1/(1−ρ). With finitely many servers the mean is higher: about 1% at N = 1000 and 10–35%
+// at N = 10 (reference/simulation.md §2.2).
+func PowerOfDSojourn(rho float64, d int) float64 {
+	if !(rho > 0) || d < 1 {
+		return math.NaN()
+	}
+	if rho >= 1 {
+		return math.Inf(1)
+	}
+	if d == 1 {
+		return 1 / (1 - rho)
+	}
+	sum, pow := 0.0, float64(d) // pow = d^i
+	for i := 1; ; i++ {
+		term := math.Pow(rho, (pow-float64(d))/float64(d-1))
+		sum += term
+		if term < 1e-17 || pow > 1e300 {
+			return sum
+		}
+		pow *= float64(d)
+	}
+}
+
+func positive(x float64) bool { return x > 0 && !math.IsInf(x, 0) }

@@ -808,14 +808,17 @@ func summaryCSV(sw *sweep, sum []pointSummary) []byte {
 	return b.Bytes()
 }
 
-// sweepPlots draws the Pareto front (throughput vs p99, Jain as colour) and, for a two-
-// parameter grid, a heatmap of p99 total latency.
+// sweepPlots draws the Pareto front (throughput vs p99, Jain as colour, points labelled by
+// index, its knee ringed) and, for a two-parameter grid, a heatmap of p99 total latency.
 func sweepPlots(sw *sweep, dir string, sum []pointSummary, format string) error {
 	var pts []simplot.ParetoPoint
-	for _, s := range sum {
+	xs, ys := make([]float64, len(sum)), make([]float64, len(sum))
+	for i, s := range sum {
 		pts = append(pts, simplot.ParetoPoint{Label: strconv.Itoa(s.pt.index), X: s.throughput.Mean, Y: s.p99.Mean, Colour: s.jain.Mean})
+		xs[i], ys[i] = s.throughput.Mean, s.p99.Mean
 	}
-	p, err := simplot.Pareto(sw.name+": throughput vs p99 latency (colour: Jain)", "throughput (jobs/s)", "p99 total latency (s)", pts)
+	knee, _ := sim.Knee(xs, ys) // -1 when the front has no knee
+	p, err := simplot.ParetoKnee(sw.name+": throughput vs p99 latency (colour: Jain; labels: point)", "throughput (jobs/s)", "p99 total latency (s)", pts, knee)
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
 	"time"
 
 	"gonum.org/v1/plot"
@@ -268,7 +267,7 @@ func SaveAll(r *sim.Result, dir string, formats ...string) ([]string, error) {
 				return nil, fmt.Errorf("simplot: unknown format %q (want png or svg)", f)
 			}
 			path := filepath.Join(dir, name+"."+f)
-			if err := figs[name].Save(8*vg.Inch, 4.5*vg.Inch, path); err != nil {
+			if err := figs[name].Save(Width, Height, path); err != nil {
 				return nil, fmt.Errorf("simplot: saving %s: %w", path, err)
 			}
 			paths = append(paths, path)
@@ -279,7 +278,7 @@ func SaveAll(r *sim.Result, dir string, formats ...string) ([]string, error) {
 
 // Save writes p to path; the extension (.png or .svg) picks the format.
 func Save(p *plot.Plot, path string) error {
-	if err := p.Save(8*vg.Inch, 4.5*vg.Inch, path); err != nil {
+	if err := p.Save(Width, Height, path); err != nil {
 		return fmt.Errorf("simplot: saving %s: %w", path, err)
 	}
 	return nil
@@ -294,7 +293,7 @@ type ParetoPoint struct {
 }
 
 // Pareto draws every point coloured by Colour (red 0 to blue 1) and a line through the
-// non-dominated points: no other point has both a larger X and a smaller Y.
+// non-dominated points (sim.ParetoFront): no other point has both a larger X and a smaller Y.
 func Pareto(title, x, y string, pts []ParetoPoint) (*plot.Plot, error) {
 	p := newPlot(title, x, y)
 	cm := moreland.SmoothBlueRed()
@@ -321,20 +320,14 @@ func Pareto(title, x, y string, pts []ParetoPoint) (*plot.Plot, error) {
 		s.GlyphStyle.Shape = draw.CircleGlyph{}
 		p.Add(s)
 	}
-	var front plotter.XYs
-	for i, a := range pts {
-		dominated := false
-		for j, b := range pts {
-			if i != j && b.X >= a.X && b.Y <= a.Y && (b.X > a.X || b.Y < a.Y) {
-				dominated = true
-				break
-			}
-		}
-		if !dominated && !math.IsNaN(a.X) && !math.IsNaN(a.Y) {
-			front = append(front, plotter.XY{X: a.X, Y: a.Y})
-		}
+	xs, ys := make([]float64, len(pts)), make([]float64, len(pts))
+	for i, pt := range pts {
+		xs[i], ys[i] = pt.X, pt.Y
 	}
-	sort.Slice(front, func(i, j int) bool { return front[i].X < front[j].X })
+	var front plotter.XYs
+	for _, i := range sim.ParetoFront(xs, ys) { // in increasing X
+		front = append(front, plotter.XY{X: xs[i], Y: ys[i]})
+	}
 	if len(front) > 1 {
 		l, err := plotter.NewLine(front)
 		if err != nil {
