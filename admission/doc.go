@@ -26,7 +26,7 @@
 // # Gates
 //
 // Built-in gates, in the seed's semantics:
-//   - [Throttle]: a token bucket per partition ([tokenbucket.Keyed], exact). A partition
+//   - [Throttle]: an exact token bucket per partition (as a [tokenbucket.Keyed]). A partition
 //     passes as many jobs as it holds whole tokens; tokens are charged at commit only for
 //     jobs finally admitted (dispatch_policy 0.4.3's fix; ChargePassed restores 0.1).
 //   - [Concurrency]: an in-flight cap per partition, resolved per job; [Serial] is the cap of

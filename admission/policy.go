@@ -110,23 +110,25 @@ type node[C any] struct {
 	more  map[int]*hold
 
 	// Small fields last, packed: the node fits a 256-byte size class.
-	leaseGen   uint32
-	st         state
-	started    bool
-	hasPrimary bool
+	leaseGen    uint32
+	st          state
+	started     bool
+	hasPrimary  bool
+	primaryPart bool // primary is the job's policy-level partition
 }
 
-// hold is a holding gate's record of one job: its partition, an adaptive token, and whether
-// the job holds the gate (set at commit, cleared at release).
+// hold is a holding gate's record of one job: its partition (the gate's slot for it), an
+// adaptive token, and whether the job holds the gate (set at commit, cleared at release).
 type hold struct {
-	key string
-	tok aimd.Token
-	ok  bool
+	tok  aimd.Token
+	slot int32
+	ok   bool
 }
 
 // partition is a policy-level partition.
 type partition[C any] struct {
 	key        string
+	id         int32      // its index in partList: the slot of built-in gates' state
 	parkedJobs []*node[C] // while paused: its parked jobs
 	pending    int
 	delayed    int
@@ -188,6 +190,7 @@ type Policy[C any] struct {
 type gateInfo[C any] struct {
 	g      Gate[C]
 	t      Tracker[C] // nil if the gate keeps no state
+	b      binder     // nil for a gate that is not built in
 	errors uint64
 	last   string
 }
@@ -238,6 +241,7 @@ func New[C any](c Config[C]) (*Policy[C], error) {
 		}
 		gi := gateInfo[C]{g: g}
 		gi.t, _ = g.(Tracker[C])
+		gi.b, _ = g.(binder)
 		p.gates = append(p.gates, gi)
 	}
 	return p, nil
@@ -248,6 +252,7 @@ type binder interface {
 	bind(slot int)
 	isBound() bool
 	holds() bool // whether the gate keeps a record per admitted job
+	endTick()    // called after every tick's commits
 }
 
 // Stage adds a job at now. It reports false, with no error, when the job is deduplicated (its
@@ -345,7 +350,7 @@ func (p *Policy[C]) partition(c C) *partition[C] {
 	}
 	pt := p.parts[key]
 	if pt == nil {
-		pt = &partition[C]{key: key, paused: p.paused[key]}
+		pt = &partition[C]{key: key, id: int32(len(p.partList)), paused: p.paused[key]}
 		p.parts[key] = pt
 		p.partList = append(p.partList, pt)
 	}
@@ -484,6 +489,11 @@ func (p *Policy[C]) TickAppend(now time.Time, dst []Admitted[C]) []Admitted[C] {
 	if len(batch) > 0 {
 		p.lastAdmit = now
 	}
+	for i := range p.gates {
+		if b := p.gates[i].b; b != nil {
+			b.endTick()
+		}
+	}
 	clear(p.buf[0])
 	clear(p.buf[1]) // drop references to contexts until the next tick
 	return dst
@@ -498,7 +508,7 @@ func (p *Policy[C]) fetch(dst []Candidate[C]) []Candidate[C] {
 		}
 		if stamp := p.stamp(-1); n.passed != stamp {
 			n.passed = stamp
-			n.hasPrimary, n.primary = false, ""
+			n.hasPrimary, n.primaryPart, n.primary = false, false, ""
 			dst = append(dst, p.candidate(n))
 		}
 		return true
