@@ -205,6 +205,16 @@ type grouper[C any] struct {
 
 func (g *grouper[C]) group(batch []Candidate[C], b *gateBase[C]) {
 	g.slots, g.gid = g.slots[:0], g.gid[:0]
+	if len(batch) == 1 { // the common tick of a busy simulator: one group or none
+		g.out = append(g.out[:0], batch[0])
+		if s := b.slot(&batch[0]); s >= 0 {
+			g.slots = append(g.slots, s)
+			g.starts = append(g.starts[:0], 0, 1)
+		} else {
+			g.out, g.starts = g.out[:0], append(g.starts[:0], 0)
+		}
+		return
+	}
 	counts := g.starts[:0]
 	if g.call++; g.call == 0 { // wrapped: old marks could match
 		clear(g.mark)
@@ -272,10 +282,12 @@ type ThrottleGate[C any] struct {
 	held         []int32        // slots with state: a known limit or a bucket
 	clock        time.Time      // the latest charge or prune; earlier times read as it
 	clockSet     bool
-	spare        map[tokenbucket.Limit][]*tokenbucket.Bucket // full buckets, by limit
-	exact        map[tokenbucket.Limit]limitInfo             // valid limits seen, for checks
-	passed       []int                                       // jobs passed this tick, per group of grp
-	commit       grouper[C]                                  // the admitted jobs, by partition
+	spare        map[tokenbucket.Limit]*[]*tokenbucket.Bucket // full buckets, by limit
+	spareLim     tokenbucket.Limit                            // the limit of spareHot
+	spareHot     *[]*tokenbucket.Bucket                       // the spare list used last
+	exact        map[tokenbucket.Limit]limitInfo              // valid limits seen, for checks
+	passed       []int                                        // jobs passed this tick, per group of grp
+	commit       grouper[C]                                   // the admitted jobs, by partition
 	commits      uint64
 	pruneEvery   uint64
 	chargePassed bool
@@ -284,12 +296,13 @@ type ThrottleGate[C any] struct {
 
 // throttlePart is a throttle gate's state for one partition.
 type throttlePart struct {
-	lim   tokenbucket.Limit // the limit resolved last (meaningful while known)
-	err   error             // lim's validation error
-	blim  tokenbucket.Limit // b's limit
-	b     *tokenbucket.Bucket
-	known bool // the gate knows the partition's limit (Delay and Tokens answer)
-	held  bool // in ThrottleGate.held
+	lim     tokenbucket.Limit // the limit resolved last (meaningful while known)
+	err     error             // lim's validation error
+	blim    tokenbucket.Limit // b's limit
+	b       *tokenbucket.Bucket
+	known   bool // the gate knows the partition's limit (Delay and Tokens answer)
+	held    bool // in ThrottleGate.held
+	checked bool // lim and err are set (they outlive known, to save checking again)
 }
 
 // limitInfo is a valid limit's exact form, as tokenbucket normalises it.
@@ -345,8 +358,8 @@ func (g *ThrottleGate[C]) Filter(now time.Time, batch []Candidate[C]) []Candidat
 
 // resolve makes l partition s's known limit.
 func (g *ThrottleGate[C]) resolve(s int32, p *throttlePart, l tokenbucket.Limit) {
-	if !p.known || p.lim != l || p.err != nil {
-		p.lim, p.err = l, g.check(l)
+	if !p.checked || p.lim != l || p.err != nil {
+		p.lim, p.err, p.checked = l, g.check(l), true
 	}
 	p.known = true
 	g.hold(s, p)
@@ -436,11 +449,27 @@ func (g *ThrottleGate[C]) full(t time.Time, p *throttlePart) bool {
 
 // drop keeps p's full bucket for reuse: a full bucket is the same as a new one.
 func (g *ThrottleGate[C]) drop(p *throttlePart) {
-	if g.spare == nil {
-		g.spare = map[tokenbucket.Limit][]*tokenbucket.Bucket{}
-	}
-	g.spare[p.blim] = append(g.spare[p.blim], p.b)
+	l := g.spares(p.blim)
+	*l = append(*l, p.b)
 	p.b = nil
+}
+
+// spares returns the list of spare buckets of limit l (most partitions share a limit, so
+// the list used last is kept at hand).
+func (g *ThrottleGate[C]) spares(l tokenbucket.Limit) *[]*tokenbucket.Bucket {
+	if g.spareHot != nil && g.spareLim == l {
+		return g.spareHot
+	}
+	if g.spare == nil {
+		g.spare = map[tokenbucket.Limit]*[]*tokenbucket.Bucket{}
+	}
+	sp := g.spare[l]
+	if sp == nil {
+		sp = new([]*tokenbucket.Bucket)
+		g.spare[l] = sp
+	}
+	g.spareLim, g.spareHot = l, sp
+	return sp
 }
 
 // tokens returns the tokens p holds at effective time t; p's limit is valid and synced.
@@ -481,8 +510,8 @@ func (g *ThrottleGate[C]) charge(t time.Time, s int32, n int) {
 	}
 	g.sync(t, p)
 	if p.b == nil {
-		if l := g.spare[p.lim]; len(l) > 0 {
-			p.b, g.spare[p.lim] = l[len(l)-1], l[:len(l)-1]
+		if l := g.spares(p.lim); len(*l) > 0 {
+			p.b, *l = (*l)[len(*l)-1], (*l)[:len(*l)-1]
 		} else {
 			p.b, _ = tokenbucket.New(p.lim, t) // p.lim is valid
 		}
@@ -519,8 +548,9 @@ func (g *ThrottleGate[C]) prune(now time.Time) {
 			live = append(live, s)
 			continue
 		}
-		*p = throttlePart{}
+		p.held = false
 		if g.own() {
+			*p = throttlePart{}
 			g.slots.release(s)
 		}
 	}

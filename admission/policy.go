@@ -183,6 +183,15 @@ type Policy[C any] struct {
 	nodeFree []*node[C]
 	epoch    time.Time // virtual zero of the job times: the first Stage
 	epochSet bool
+	lastNow  time.Time // the last time converted by off, and its offset
+	lastOff  int64
+	lastSet  bool
+	leaseOff int64 // the last lease expiry converted by leaseWall
+	leaseAt  time.Time
+	leaseSet bool
+	// stagedAt says some gate is not built in: only such a gate may read a candidate's
+	// StagedAt, which costs a time conversion per candidate.
+	stagedAt bool
 	cur      int
 	gates    []gateInfo[C]
 }
@@ -242,6 +251,9 @@ func New[C any](c Config[C]) (*Policy[C], error) {
 		gi := gateInfo[C]{g: g}
 		gi.t, _ = g.(Tracker[C])
 		gi.b, _ = g.(binder)
+		if gi.b == nil {
+			p.stagedAt = true
+		}
 		p.gates = append(p.gates, gi)
 	}
 	return p, nil
@@ -553,10 +565,14 @@ func (p *Policy[C]) rotate(admitted []Candidate[C]) {
 }
 
 func (p *Policy[C]) candidate(n *node[C]) Candidate[C] {
-	return Candidate[C]{
+	c := Candidate[C]{
 		ID: n.job.ID, Context: n.job.Context, Priority: n.job.Priority,
-		RoundRobinKey: n.job.RoundRobinKey, Partition: n.part.key, StagedAt: p.wall(n.stagedAt), n: n,
+		RoundRobinKey: n.job.RoundRobinKey, Partition: n.part.key, n: n,
 	}
+	if p.stagedAt { // built-in gates do not read it
+		c.StagedAt = p.wall(n.stagedAt)
+	}
+	return c
 }
 
 // sanitize copies gate i's output into the buffer the batch is not in, enforcing the gate
@@ -602,17 +618,30 @@ func (p *Policy[C]) admit(now time.Time, n *node[C]) Admitted[C] {
 	return Admitted[C]{
 		ID: n.job.ID, Context: n.job.Context, Priority: n.job.Priority,
 		RoundRobinKey: n.job.RoundRobinKey, Partition: n.part.key,
-		StagedAt: p.wall(n.stagedAt), AdmittedAt: now, LeaseExpires: p.wall(n.leaseExp),
+		StagedAt: p.wall(n.stagedAt), AdmittedAt: now, LeaseExpires: p.leaseWall(n.leaseExp),
 	}
 }
 
+// leaseWall is wall for lease expiries, which a tick's admissions share.
+func (p *Policy[C]) leaseWall(o int64) time.Time {
+	if !p.leaseSet || o != p.leaseOff {
+		p.leaseOff, p.leaseAt, p.leaseSet = o, p.wall(o), true
+	}
+	return p.leaseAt
+}
+
 // off returns now as nanoseconds since the policy's epoch, fixing the epoch on first use.
-// Times more than 292 years from the epoch saturate (time.Time.Sub does).
+// Times more than 292 years from the epoch saturate (time.Time.Sub does). Callers pass the
+// same now to several calls in a row (a tick, then the starts it causes), so the last
+// conversion is kept.
 func (p *Policy[C]) off(now time.Time) int64 {
 	if !p.epochSet {
 		p.epoch, p.epochSet = now, true
 	}
-	return int64(now.Sub(p.epoch))
+	if now != p.lastNow || !p.lastSet {
+		p.lastNow, p.lastOff, p.lastSet = now, int64(now.Sub(p.epoch)), true
+	}
+	return p.lastOff
 }
 
 // wall converts an offset back to a time.

@@ -145,7 +145,10 @@ type model struct {
 	failStream *rand.Rand
 
 	end      time.Duration
-	arriving int // arrival events scheduled and not yet handled
+	arriving int           // arrival events scheduled and not yet handled
+	wallD    time.Duration // the last time wallTime converted, and its instant
+	wallAt   time.Time
+	wallSet  bool
 	rec      *recorder
 }
 
@@ -436,7 +439,14 @@ func (m *model) scheduleTick(at time.Duration) {
 // epoch is the wall-clock instant of virtual time zero, for the algorithm packages.
 var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-func (m *model) wallTime(d time.Duration) time.Time { return epoch.Add(d) }
+// wallTime converts virtual time d to a wall-clock instant. Consecutive calls share their
+// instant (a tick, the starts it causes), so the last conversion is kept.
+func (m *model) wallTime(d time.Duration) time.Time {
+	if d != m.wallD || !m.wallSet {
+		m.wallD, m.wallAt, m.wallSet = d, epoch.Add(d), true
+	}
+	return m.wallAt
+}
 
 func (m *model) tick(now time.Duration) {
 	m.tickQueued, m.lastTick = false, now
