@@ -197,7 +197,8 @@ type grouper[C any] struct {
 	starts []int   // group g is out[starts[g]:starts[g+1]]
 	gid    []int32 // per job: its group, -1 if it has no slot
 	pos    []int
-	out    []Candidate[C]
+	out    []Candidate[C] // the groups: buf, or the batch itself when it is one group of one
+	buf    []Candidate[C]
 	mark   []uint32 // per slot: the call that last saw it
 	idx    []int32  // per slot: its group in that call
 	call   uint32
@@ -206,12 +207,12 @@ type grouper[C any] struct {
 func (g *grouper[C]) group(batch []Candidate[C], b *gateBase[C]) {
 	g.slots, g.gid = g.slots[:0], g.gid[:0]
 	if len(batch) == 1 { // the common tick of a busy simulator: one group or none
-		g.out = append(g.out[:0], batch[0])
 		if s := b.slot(&batch[0]); s >= 0 {
+			g.out = batch[:1:1] // read only, until the next call
 			g.slots = append(g.slots, s)
 			g.starts = append(g.starts[:0], 0, 1)
 		} else {
-			g.out, g.starts = g.out[:0], append(g.starts[:0], 0)
+			g.out, g.starts = g.buf[:0], append(g.starts[:0], 0)
 		}
 		return
 	}
@@ -246,7 +247,8 @@ func (g *grouper[C]) group(batch []Candidate[C], b *gateBase[C]) {
 		sum += c
 	}
 	g.starts = append(counts, sum)
-	g.out = append(g.out[:0], batch...)[:sum]
+	g.buf = append(g.buf[:0], batch...)[:sum]
+	g.out = g.buf
 	g.pos = append(g.pos[:0], g.starts[:len(g.slots)]...)
 	for i, id := range g.gid {
 		if id >= 0 {
@@ -537,12 +539,12 @@ func (g *ThrottleGate[C]) prune(now time.Time) {
 		p := &g.parts[s]
 		if p.known && p.err == nil {
 			g.sync(t, p)
-			if g.tokens(t, p) >= float64(p.lim.Burst) {
-				p.known = false
-			}
 		}
 		if p.b != nil && g.full(t, p) {
-			g.drop(p)
+			g.drop(p) // and a full bucket holds Burst tokens: forgotten below
+		}
+		if p.known && p.err == nil && (p.b == nil || p.b.Tokens(t) >= float64(p.lim.Burst)) {
+			p.known = false
 		}
 		if p.known || p.b != nil {
 			live = append(live, s)

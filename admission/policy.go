@@ -190,7 +190,8 @@ type Policy[C any] struct {
 	leaseAt  time.Time
 	leaseSet bool
 	// stagedAt says some gate is not built in: only such a gate may read a candidate's
-	// StagedAt, which costs a time conversion per candidate.
+	// StagedAt, which costs a time conversion per candidate, or break the gate contract,
+	// which sanitize then enforces.
 	stagedAt bool
 	cur      int
 	gates    []gateInfo[C]
@@ -478,7 +479,13 @@ func (p *Policy[C]) TickAppend(now time.Time, dst []Admitted[C]) []Admitted[C] {
 		if len(batch) == 0 {
 			break
 		}
-		batch = p.sanitize(i, p.gates[i].g.Filter(now, batch))
+		if p.stagedAt {
+			batch = p.sanitize(i, p.gates[i].g.Filter(now, batch))
+		} else {
+			// Built-in gates keep the contract by construction: their output is used as is
+			// (each gate writes its own buffer and only reads the previous one's).
+			batch = p.gates[i].g.Filter(now, batch)
+		}
 	}
 	for _, c := range batch {
 		if c.n.holds == nil {
