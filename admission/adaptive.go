@@ -45,7 +45,7 @@ func (g *AdaptiveGate[C]) Filter(now time.Time, batch []Candidate[C]) []Candidat
 	part := !g.own()
 	for gi, s := range g.grp.slots {
 		jobs := g.grp.jobs(gi)
-		k := g.slots.key(s)
+		k := g.groupKey(s, &jobs[0])
 		n := min(g.lim.Available(now, k), len(jobs)) // break at the first that does not fit
 		for _, c := range jobs[:n] {
 			c.record(k, part)

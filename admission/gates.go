@@ -38,11 +38,17 @@ type gateBase[C any] struct {
 	last   string
 	slots  slotMap
 	grp    grouper[C]
+	bit    uint64 // the gate's bit in partition.seen (0 beyond 64 gates)
 }
 
 func (b *gateBase[C]) Name() string { return b.name }
 
-func (b *gateBase[C]) bind(slot int) { b.index, b.bound = slot, true }
+func (b *gateBase[C]) bind(slot, gate int) {
+	b.index, b.bound = slot, true
+	if gate < 64 {
+		b.bit = 1 << gate
+	}
+}
 func (b *gateBase[C]) isBound() bool { return b.bound }
 func (b *gateBase[C]) holds() bool   { return b.holder }
 
@@ -62,7 +68,20 @@ func (b *gateBase[C]) slot(c *Candidate[C]) int32 {
 	if c.n == nil {
 		return -1
 	}
-	return b.slots.part(c.n.part.id, c.n.part.key)
+	pt := c.n.part
+	if pt.seen&b.bit != 0 { // known: the policy's partition is at hand, the gate's keys are not
+		return pt.id
+	}
+	pt.seen |= b.bit
+	return b.slots.part(pt.id, pt.key)
+}
+
+// groupKey returns the partition key of slot s, given one of its jobs.
+func (b *gateBase[C]) groupKey(s int32, c *Candidate[C]) string {
+	if b.by == nil && c.n != nil {
+		return c.n.part.key
+	}
+	return b.slots.key(s)
 }
 
 // endTick runs after every tick's commits. Gates that intern slots in Filter for keys that
@@ -347,7 +366,7 @@ func (g *ThrottleGate[C]) Filter(now time.Time, batch []Candidate[C]) []Candidat
 		}
 		g.sync(t, p)
 		n := min(int(math.Floor(g.tokens(t, p))), len(jobs))
-		k := g.slots.key(s)
+		k := g.groupKey(s, &jobs[0])
 		for _, c := range jobs[:n] {
 			c.record(k, part)
 			out = append(out, c)
@@ -651,8 +670,9 @@ func (g *ConcurrencyGate[C]) Filter(now time.Time, batch []Candidate[C]) []Candi
 	part := !g.own()
 	for gi, s := range g.grp.slots {
 		used := g.inflight[s]
-		k := g.slots.key(s)
-		for _, c := range g.grp.jobs(gi) {
+		jobs := g.grp.jobs(gi)
+		k := g.groupKey(s, &jobs[0])
+		for _, c := range jobs {
 			m := g.max(c.Context)
 			if m < 0 {
 				g.fail(fmt.Errorf("max for job %q must be >= 0, got %d", c.ID, m))

@@ -129,6 +129,7 @@ type hold struct {
 type partition[C any] struct {
 	key        string
 	id         int32      // its index in partList: the slot of built-in gates' state
+	seen       uint64     // bit i: gate i has recorded the partition's slot
 	parkedJobs []*node[C] // while paused: its parked jobs
 	pending    int
 	delayed    int
@@ -242,9 +243,9 @@ func New[C any](c Config[C]) (*Policy[C], error) {
 		}
 	}
 	holding := 0
-	for _, g := range c.Gates {
+	for i, g := range c.Gates {
 		if b, ok := g.(binder); ok {
-			b.bind(holding)
+			b.bind(holding, i)
 			if b.holds() {
 				holding++
 			}
@@ -262,7 +263,7 @@ func New[C any](c Config[C]) (*Policy[C], error) {
 
 // binder is implemented by built-in gates, which keep their per-job holds in the node.
 type binder interface {
-	bind(slot int)
+	bind(slot, gate int)
 	isBound() bool
 	holds() bool // whether the gate keeps a record per admitted job
 	endTick()    // called after every tick's commits
