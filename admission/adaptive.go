@@ -80,7 +80,11 @@ func (g *AdaptiveGate[C]) Commit(now time.Time, admitted []Candidate[C]) {
 func (g *AdaptiveGate[C]) endTick() { sweep(&g.slots, g.inflight) }
 
 func (g *AdaptiveGate[C]) Release(now time.Time, c Candidate[C], e End) {
-	h := g.hold(c.n)
+	g.releaseJob(now, c.n, e)
+}
+
+func (g *AdaptiveGate[C]) releaseJob(now time.Time, n *node[C], e End) {
+	h := g.hold(n)
 	if !h.ok {
 		return
 	}
@@ -92,7 +96,7 @@ func (g *AdaptiveGate[C]) Release(now time.Time, c Candidate[C], e End) {
 		err = g.lim.Cancel(now, h.tok)
 	}
 	if err != nil {
-		g.fail(fmt.Errorf("releasing job %q: %w", c.ID, err))
+		g.fail(fmt.Errorf("releasing job %q: %w", n.job.ID, err))
 	}
 	if n := g.inflight[h.slot]; n > 1 {
 		g.inflight[h.slot] = n - 1

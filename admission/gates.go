@@ -582,6 +582,8 @@ func (g *ThrottleGate[C]) prune(now time.Time) {
 
 func (g *ThrottleGate[C]) Release(time.Time, Candidate[C], End) {}
 
+func (g *ThrottleGate[C]) releaseJob(time.Time, *node[C], End) {}
+
 // known returns partition key's state if the gate knows its limit.
 func (g *ThrottleGate[C]) known(key string) *throttlePart {
 	s, ok := g.slots.lookup(key)
@@ -712,7 +714,11 @@ func (g *ConcurrencyGate[C]) Commit(now time.Time, admitted []Candidate[C]) {
 }
 
 func (g *ConcurrencyGate[C]) Release(now time.Time, c Candidate[C], e End) {
-	h := g.hold(c.n)
+	g.releaseJob(now, c.n, e)
+}
+
+func (g *ConcurrencyGate[C]) releaseJob(now time.Time, n *node[C], e End) {
+	h := g.hold(n)
 	if !h.ok {
 		return
 	}
@@ -778,7 +784,11 @@ func (g *GlobalCapGate[C]) Commit(now time.Time, admitted []Candidate[C]) {
 }
 
 func (g *GlobalCapGate[C]) Release(now time.Time, c Candidate[C], e End) {
-	if h := g.hold(c.n); h.ok {
+	g.releaseJob(now, c.n, e)
+}
+
+func (g *GlobalCapGate[C]) releaseJob(now time.Time, n *node[C], e End) {
+	if h := g.hold(n); h.ok {
 		h.ok = false
 		g.inflight--
 	}
@@ -801,4 +811,9 @@ var (
 	_ statsReporter = (*ConcurrencyGate[int])(nil)
 	_ statsReporter = (*GlobalCapGate[int])(nil)
 	_ statsReporter = (*AdaptiveGate[int])(nil)
+
+	_ releaser[int] = (*ThrottleGate[int])(nil)
+	_ releaser[int] = (*ConcurrencyGate[int])(nil)
+	_ releaser[int] = (*GlobalCapGate[int])(nil)
+	_ releaser[int] = (*AdaptiveGate[int])(nil)
 )

@@ -200,8 +200,9 @@ type Policy[C any] struct {
 
 type gateInfo[C any] struct {
 	g      Gate[C]
-	t      Tracker[C] // nil if the gate keeps no state
-	b      binder     // nil for a gate that is not built in
+	t      Tracker[C]  // nil if the gate keeps no state
+	b      binder      // nil for a gate that is not built in
+	r      releaser[C] // a built-in tracker's Release, without a Candidate
 	errors uint64
 	last   string
 }
@@ -253,12 +254,19 @@ func New[C any](c Config[C]) (*Policy[C], error) {
 		gi := gateInfo[C]{g: g}
 		gi.t, _ = g.(Tracker[C])
 		gi.b, _ = g.(binder)
+		gi.r, _ = g.(releaser[C])
 		if gi.b == nil {
 			p.stagedAt = true
 		}
 		p.gates = append(p.gates, gi)
 	}
 	return p, nil
+}
+
+// releaser is implemented by built-in trackers: their Release of a job record, which the
+// policy calls without building a Candidate.
+type releaser[C any] interface {
+	releaseJob(now time.Time, n *node[C], e End)
 }
 
 // binder is implemented by built-in gates, which keep their per-job holds in the node.
@@ -825,10 +833,17 @@ const maxFreeNodes = 4096
 
 // release calls every tracking gate's Release for n, exactly once per admission.
 func (p *Policy[C]) release(now time.Time, n *node[C], e End) {
-	c := p.candidate(n)
+	var c Candidate[C]
 	for i := range p.gates {
-		if t := p.gates[i].t; t != nil {
-			t.Release(now, c, e)
+		gi := &p.gates[i]
+		switch {
+		case gi.r != nil:
+			gi.r.releaseJob(now, n, e)
+		case gi.t != nil:
+			if c.n == nil {
+				c = p.candidate(n)
+			}
+			gi.t.Release(now, c, e)
 		}
 	}
 	if n.holds != nil {
