@@ -146,6 +146,12 @@ type model struct {
 	inSet      []bool
 	admitBuf   []admission.Admitted[jobCtx]
 	reapBuf    []admission.JobID
+	// leases mirror the policy's: the sim never heartbeats or reverts, so leases expire in
+	// admission order, Lease after admission, and a tick calls Reap only once the oldest
+	// admitted job still held can have expired. An entry is stale once its slot is freed.
+	leases    []leaseRec
+	leaseHead int
+	slotGen   []uint32 // per slot: bumped when the slot is freed
 
 	crash      *rand.Rand
 	crashRate  float64
@@ -376,12 +382,14 @@ func (m *model) newSlot() int32 {
 		return s
 	}
 	m.jobs = append(m.jobs, job{})
+	m.slotGen = append(m.slotGen, 0)
 	m.ids = append(m.ids, admission.JobID("j"+strconv.Itoa(len(m.jobs)-1)))
 	return int32(len(m.jobs) - 1)
 }
 
 func (m *model) freeSlot(s int32) {
 	m.jobs[s] = job{}
+	m.slotGen[s]++
 	m.free = append(m.free, s)
 }
 
@@ -458,7 +466,10 @@ func (m *model) wallTime(d time.Duration) time.Time {
 func (m *model) tick(now time.Duration) {
 	m.tickQueued, m.lastTick = false, now
 	wall := m.wallTime(now)
-	m.reapBuf = m.policy.ReapAppend(wall, m.reapBuf[:0])
+	m.reapBuf = m.reapBuf[:0]
+	if m.leaseDue(now) {
+		m.reapBuf = m.policy.ReapAppend(wall, m.reapBuf)
+	}
 	for _, id := range m.reapBuf {
 		m.rec.expire(now)
 		s, _ := strconv.Atoi(string(id[1:])) // IDs are "j<slot>"
@@ -469,6 +480,7 @@ func (m *model) tick(now time.Duration) {
 		s := a.Context.slot
 		t := m.jobs[s].tenant
 		m.jobs[s].admitted = now
+		m.leases = append(m.leases, leaseRec{at: now, slot: s, gen: m.slotGen[s]})
 		m.staged--
 		m.stagedBy[t]--
 		m.rec.admit(now, t)
@@ -492,6 +504,30 @@ func (m *model) tick(now time.Duration) {
 	if now+next <= m.end {
 		m.scheduleTick(now + next)
 	}
+}
+
+type leaseRec struct {
+	at   time.Duration
+	slot int32
+	gen  uint32
+}
+
+// leaseDue reports whether the oldest admitted job the policy still holds has a lease that
+// expired before now, dropping the entries of jobs that finished.
+func (m *model) leaseDue(now time.Duration) bool {
+	if h := m.leaseHead; h >= 1024 && 2*h >= len(m.leases) { // keep the queue O(held)
+		m.leases = m.leases[:copy(m.leases, m.leases[h:])]
+		m.leaseHead = 0
+	}
+	for m.leaseHead < len(m.leases) {
+		e := m.leases[m.leaseHead]
+		if m.slotGen[e.slot] == e.gen {
+			return now-e.at > m.lease() // the policy reaps exp < now, exp = admitted + Lease
+		}
+		m.leaseHead++
+	}
+	m.leases, m.leaseHead = m.leases[:0], 0
+	return false
 }
 
 // nextToken returns the earliest time after now at which a tenant with staged jobs gets a
