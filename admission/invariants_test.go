@@ -13,9 +13,15 @@ func checkInvariants[C any](p *Policy[C]) error {
 	defer p.mu.Unlock()
 	var pendingN, delayedN, parkedN, admittedN, startedN int
 	perPart := map[*partition[C]][5]int{}
-	for id, n := range p.jobs {
-		if n.job.ID != id {
-			return fmt.Errorf("job %q is filed under %q", n.job.ID, id)
+	var nodes []*node[C]
+	p.jobs.each(func(n *node[C]) { nodes = append(nodes, n) })
+	if len(nodes) != p.jobs.len() {
+		return fmt.Errorf("job table counts %d, holds %d", p.jobs.len(), len(nodes))
+	}
+	for _, n := range nodes {
+		id := n.job.ID
+		if p.jobs.get(id) != n {
+			return fmt.Errorf("job %q is not found under its ID", id)
 		}
 		c := perPart[n.part]
 		switch n.st {
@@ -44,7 +50,7 @@ func checkInvariants[C any](p *Policy[C]) error {
 		}
 	}
 	for k, id := range p.dedupe {
-		if n := p.jobs[id]; n == nil || n.job.DedupeKey != k {
+		if n := p.jobs.get(id); n == nil || n.job.DedupeKey != k {
 			return fmt.Errorf("dedupe key %q names job %q, which does not hold it", k, id)
 		}
 	}
@@ -70,8 +76,8 @@ func checkInvariants[C any](p *Policy[C]) error {
 	if admittedN != p.admittedN {
 		return fmt.Errorf("policy counts %d admitted, jobs say %d", p.admittedN, admittedN)
 	}
-	if got := uint64(len(p.jobs)) + completed; got != p.staged {
-		return fmt.Errorf("staged %d but held %d + completed %d", p.staged, len(p.jobs), completed)
+	if got := uint64(p.jobs.len()) + completed; got != p.staged {
+		return fmt.Errorf("staged %d but held %d + completed %d", p.staged, p.jobs.len(), completed)
 	}
 	if completed != p.completedN+p.expiredN {
 		return fmt.Errorf("completed %d by partition, %d + %d expired by policy", completed, p.completedN, p.expiredN)
@@ -117,7 +123,7 @@ func checkInvariants[C any](p *Policy[C]) error {
 		return fmt.Errorf("ring has %d keys (len %d), %d keys pending", ring, p.ringLen, len(p.keys))
 	}
 	wantKeyed := 0
-	for _, n := range p.jobs {
+	for _, n := range nodes {
 		if n.st == pending && n.job.RoundRobinKey != "" {
 			wantKeyed++
 		}
@@ -130,7 +136,7 @@ func checkInvariants[C any](p *Policy[C]) error {
 		switch g := p.gates[i].g.(type) {
 		case *ConcurrencyGate[C]:
 			want := map[string]int{}
-			for _, n := range p.jobs {
+			for _, n := range nodes {
 				if h := g.peek(n); n.st == admitted && h.ok {
 					if k := gateKey(&g.gateBase, n); g.slots.key(h.slot) != k || !g.slots.keys[h.slot].used {
 						return fmt.Errorf("gate %s: job %q holds slot %d, which is not its partition %q's", g.name, n.job.ID, h.slot, k)
@@ -147,7 +153,7 @@ func checkInvariants[C any](p *Policy[C]) error {
 			// largest cap among the jobs holding the partition (the latest admitted holder
 			// saw the count below its own cap, and only releases followed).
 			capOf := map[string]int{}
-			for _, n := range p.jobs {
+			for _, n := range nodes {
 				if h := g.peek(n); h.ok {
 					k := g.slots.key(h.slot)
 					capOf[k] = max(capOf[k], g.max(n.job.Context))
@@ -160,7 +166,7 @@ func checkInvariants[C any](p *Policy[C]) error {
 			}
 		case *AdaptiveGate[C]:
 			want := map[string]int{}
-			for _, n := range p.jobs {
+			for _, n := range nodes {
 				if h := g.peek(n); h.ok {
 					if n.st != admitted {
 						return fmt.Errorf("gate %s: job %q in state %d holds a slot", g.name, n.job.ID, n.st)
@@ -185,7 +191,7 @@ func checkInvariants[C any](p *Policy[C]) error {
 			}
 		case *GlobalCapGate[C]:
 			held := 0
-			for _, n := range p.jobs {
+			for _, n := range nodes {
 				if g.peek(n).ok {
 					held++
 				}

@@ -161,7 +161,7 @@ type Policy[C any] struct {
 
 	seq      uint64
 	ticks    uint64
-	jobs     map[JobID]*node[C]
+	jobs     jobTable[C]
 	dedupe   map[string]JobID
 	ord      order[C] // every pending job
 	keys     map[string]*rrKey[C]
@@ -224,7 +224,6 @@ func New[C any](c Config[C]) (*Policy[C], error) {
 	}
 	p := &Policy[C]{
 		cfg:    c,
-		jobs:   map[JobID]*node[C]{},
 		dedupe: map[string]JobID{},
 		keys:   map[string]*rrKey[C]{},
 		parts:  map[string]*partition[C]{},
@@ -328,7 +327,7 @@ func (p *Policy[C]) check(j Job[C]) error {
 	if j.ID == "" {
 		return ErrEmptyID
 	}
-	if _, ok := p.jobs[j.ID]; ok {
+	if p.jobs.get(j.ID) != nil {
 		return fmt.Errorf("%w: %q", ErrDuplicateID, j.ID)
 	}
 	if p.cfg.CheckContext != nil {
@@ -350,7 +349,7 @@ func (p *Policy[C]) stage(now time.Time, j Job[C]) {
 		n = &node[C]{job: j, seq: p.seq, stagedAt: p.off(now)}
 	}
 	n.part = p.partition(j.Context)
-	p.jobs[j.ID] = n
+	p.jobs.put(n)
 	if j.DedupeKey != "" {
 		p.dedupe[j.DedupeKey] = j.ID
 	}
@@ -692,7 +691,7 @@ func (p *Policy[C]) pushLease(n *node[C]) {
 
 // lookup returns the admitted node of id. It requires p.mu.
 func (p *Policy[C]) lookup(id JobID) (*node[C], error) {
-	n := p.jobs[id]
+	n := p.jobs.get(id)
 	switch {
 	case n == nil:
 		return nil, fmt.Errorf("%w: %q", ErrUnknownJob, id)
@@ -793,7 +792,7 @@ func (p *Policy[C]) ReapAppend(now time.Time, dst []JobID) []JobID {
 	for p.leases.len() > 0 && p.leases.h[0].exp < t {
 		le := p.leases.pop()
 		n := le.n
-		if n.st != admitted || n.leaseGen != le.gen || p.jobs[n.job.ID] != n {
+		if n.st != admitted || n.leaseGen != le.gen || p.jobs.get(n.job.ID) != n {
 			continue // completed, reverted or renewed since
 		}
 		id := n.job.ID
@@ -814,7 +813,7 @@ func (p *Policy[C]) end(now time.Time, n *node[C], e End) {
 	}
 	n.part.completed++
 	n.leaseGen++
-	delete(p.jobs, n.job.ID)
+	p.jobs.remove(n)
 	if k := n.job.DedupeKey; k != "" && p.dedupe[k] == n.job.ID {
 		delete(p.dedupe, k)
 	}
