@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"math"
+
 	"github.com/DataDog/sketches-go/ddsketch"
 	"github.com/DataDog/sketches-go/ddsketch/mapping"
 	"github.com/DataDog/sketches-go/ddsketch/store"
@@ -20,7 +22,7 @@ import (
 type bins struct {
 	raw    []int32  // the indices, in arrival order, until dense
 	counts []uint64 // dense: counts[i] is the count of index lo+i
-	lo, hi int32    // the least and greatest index added (dense: counts covers [lo, hi])
+	lo, hi int32    // raw: the least and greatest index added; dense: counts covers [lo, hi]
 }
 
 // denseAfter is the fewest raw indices bins keeps before it considers dense counts.
@@ -51,12 +53,19 @@ func (b *bins) add(i int32) {
 	}
 }
 
-// widen extends the dense counts to cover index i.
+// widen extends the dense counts to cover index i, with room for as many more bins again
+// on that side (indices drift as a run's latencies do), so widening is amortised O(1).
 func (b *bins) widen(i int32) {
-	lo, hi := min(b.lo, i), max(b.hi, i)
+	pad := int64(len(b.counts)) / 2
+	lo, hi := int64(b.lo), int64(b.hi)
+	if int64(i) < lo {
+		lo = max(int64(i)-pad, math.MinInt32)
+	} else {
+		hi = min(int64(i)+pad, math.MaxInt32)
+	}
 	c := make([]uint64, hi-lo+1)
-	copy(c[b.lo-lo:], b.counts)
-	b.counts, b.lo, b.hi = c, lo, hi
+	copy(c[int64(b.lo)-lo:], b.counts)
+	b.counts, b.lo, b.hi = c, int32(lo), int32(hi)
 }
 
 func (b *bins) empty() bool { return len(b.raw) == 0 && b.counts == nil }
