@@ -4,8 +4,8 @@ import "hash/maphash"
 
 // jobTable maps the held jobs' IDs to their records. It is a hash table with linear probing
 // over a power-of-two array of (hash, record) pairs and backward-shift deletion (no
-// tombstones), kept between 1/8 and 3/4 full, so it shrinks when a backlog drains (a Go map
-// never does). Against a map[JobID]*node it saves the hashing of the lifecycle calls: Stage's
+// tombstones), at most 3/4 full, and it shrinks once a drained backlog leaves it under 1/8
+// full for a while (a Go map never shrinks). Against a map[JobID]*node it saves the hashing of the lifecycle calls: Stage's
 // duplicate check and insertion hash the ID once (the last hash is kept), and Complete
 // removes the record it found by its pointer. Its iteration order, like a map's, depends on
 // a per-table seed; nothing but the tests iterates it.
@@ -14,6 +14,7 @@ type jobTable[C any] struct {
 	seeded   bool
 	slots    []jobSlot[C]
 	n        int
+	removed  int   // removals since the last resize
 	lastID   JobID // the ID hashed last, and its hash
 	lastHash uint64
 }
@@ -95,12 +96,15 @@ func (t *jobTable[C]) remove(n *node[C]) {
 	}
 	t.slots[i] = jobSlot[C]{}
 	t.n--
-	if len(t.slots) > minTable && t.n*8 < len(t.slots) {
+	// Shrink once the table has stayed under 1/8 full for twice its size in removals, so that
+	// a backlog that drains and refills (a dispatcher's daily cycle) does not rehash each time.
+	if t.removed++; len(t.slots) > minTable && t.n*8 < len(t.slots) && t.removed >= 2*len(t.slots) {
 		t.resize(len(t.slots) / 2)
 	}
 }
 
 func (t *jobTable[C]) resize(size int) {
+	t.removed = 0
 	old := t.slots
 	t.slots = make([]jobSlot[C], size)
 	for _, e := range old {
