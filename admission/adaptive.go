@@ -60,6 +60,7 @@ func (g *AdaptiveGate[C]) Filter(now time.Time, batch []Candidate[C]) []Candidat
 // valve is evaluated once for the tick's batch, as in the seed. It reuses its buffers.
 func (g *AdaptiveGate[C]) Commit(now time.Time, admitted []Candidate[C]) {
 	g.commit.group(admitted, &g.gateBase)
+	g.inflight = grow(g.inflight, g.slots.len()) // (a PartitionBy that changes its mind)
 	for gi, s := range g.commit.slots {
 		jobs := g.commit.jobs(gi)
 		k := g.slots.key(s)

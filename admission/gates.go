@@ -509,6 +509,7 @@ func (g *ThrottleGate[C]) Commit(now time.Time, admitted []Candidate[C]) {
 		}
 	} else {
 		g.commit.group(admitted, &g.gateBase)
+		g.parts = grow(g.parts, g.slots.len()) // (a PartitionBy that changes its mind)
 		for gi, s := range g.commit.slots {
 			g.charge(t, s, len(g.commit.jobs(gi)))
 		}
@@ -524,13 +525,18 @@ func (g *ThrottleGate[C]) charge(t time.Time, s int32, n int) {
 		return
 	}
 	p := &g.parts[s]
-	if p.err != nil {
-		err := fmt.Errorf("%w (limit of partition %v)", p.err, g.slots.key(s))
+	lerr := p.err
+	if !p.known { // Filter did not resolve it (a PartitionBy that changes its mind): no limit
+		lerr = g.check(tokenbucket.Limit{})
+	}
+	if lerr != nil {
+		err := fmt.Errorf("%w (limit of partition %v)", lerr, g.slots.key(s))
 		g.fail(fmt.Errorf("charging %d tokens to partition %q failed (%v)", n, g.slots.key(s), err))
 		return
 	}
 	g.sync(t, p)
 	if p.b == nil {
+		g.hold(s, p)
 		if l := g.spares(p.lim); len(*l) > 0 {
 			p.b, *l = (*l)[len(*l)-1], (*l)[:len(*l)-1]
 		} else {
@@ -578,6 +584,20 @@ func (g *ThrottleGate[C]) prune(now time.Time) {
 	clear(g.held[len(live):])
 	g.held = live
 	g.advance(t)
+}
+
+// endTick recycles slots interned this tick that got no state (own partitioning; only a
+// PartitionBy that changes its mind between Filter and Commit leaves any).
+func (g *ThrottleGate[C]) endTick() {
+	for _, s := range g.slots.temp {
+		if g.slots.keys[s].used && (int(s) >= len(g.parts) || !g.parts[s].held) {
+			if int(s) < len(g.parts) {
+				g.parts[s] = throttlePart{}
+			}
+			g.slots.release(s)
+		}
+	}
+	g.slots.temp = g.slots.temp[:0]
 }
 
 func (g *ThrottleGate[C]) Release(time.Time, Candidate[C], End) {}
@@ -707,6 +727,9 @@ func sweep(m *slotMap, inflight []int) {
 func (g *ConcurrencyGate[C]) Commit(now time.Time, admitted []Candidate[C]) {
 	for i := range admitted {
 		s := g.slot(&admitted[i])
+		if int(s) >= len(g.inflight) { // (a PartitionBy that changes its mind)
+			g.inflight = grow(g.inflight, g.slots.len())
+		}
 		h := g.hold(admitted[i].n)
 		h.slot, h.ok = s, true
 		g.inflight[s]++

@@ -337,6 +337,28 @@ func TestSerialForgetsKeysWithNothingInFlight(t *testing.T) {
 	assert.Equal(t, 0, serial.InFlight("c"))
 }
 
+// A gate partition function that answers differently on every call (against its contract)
+// must not crash the policy: gates size their state for keys first seen at Commit.
+func TestFickleGatePartitionDoesNotPanic(t *testing.T) {
+	calls := 0
+	fickle := func(tctx) string { calls++; return fmt.Sprint(calls % 5) }
+	th := Throttle(Const[tctx](tokenbucket.Limit{Rate: 1, Per: time.Second, Burst: 3}), PartitionBy(fickle))
+	ad, err := Adaptive[tctx](aimd.Config{Initial: 2, TargetLag: time.Second}, PartitionBy(fickle))
+	require.NoError(t, err)
+	p := newPolicy(t, Config[tctx]{Gates: []Gate[tctx]{th, Serial(fickle), ad}})
+	now := t0
+	for i := range 50 {
+		require.NotPanics(t, func() {
+			_, _ = p.Stage(now, job(fmt.Sprint(i), "a"))
+			for _, a := range p.Tick(now) {
+				require.NoError(t, p.Complete(now, a.ID, false))
+			}
+		})
+		now = now.Add(300 * time.Millisecond)
+	}
+	assert.Equal(t, 0, p.Stats(now).Admitted)
+}
+
 // badGate violates the gate contract: it duplicates the first job and invents one.
 type badGate struct{}
 
