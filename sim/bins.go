@@ -13,9 +13,10 @@ import (
 // mapping, whatever its store, so a sketch filled from bins answers exactly as one fed the
 // values did. While a tenant has few values (100,000 tenants of 100 jobs each), bins keeps
 // their indices, 4 bytes each, where a sketch's buffered store keeps 8 bytes each plus two
-// stores and their pages; once the values outnumber twice the bins they span, it keeps a
-// dense count per bin instead, so memory stays bounded by the span of the indices (at most a
-// few thousand bins at 1% accuracy from 1ns to a century) however many values are added.
+// stores and their pages; once the values outnumber the bins they span (checked when their
+// array is full, so that the counts take no more room than the array would grow to), it keeps
+// a dense count per bin instead, so memory stays bounded by the span of the indices (at most
+// a few thousand bins at 1% accuracy from 1ns to a century) however many values are added.
 //
 // Indices fit an int32: the mapping bounds them so that its indexable values are those whose
 // index does (ddsketch's MaxIndexableValue).
@@ -41,16 +42,18 @@ func (b *bins) add(i int32) {
 	default:
 		b.lo, b.hi = min(b.lo, i), max(b.hi, i)
 	}
-	b.raw = append(b.raw, i)
-	// A count is 8 bytes, an index 4: dense counts are smaller once the values outnumber
-	// twice the span.
-	if len(b.raw) >= denseAfter && len(b.raw) > 2*int(b.hi-b.lo+1) {
+	// A count is 8 bytes, an index 4: when the indices fill their array, dense counts are
+	// no larger than the array they would grow into once they outnumber the span.
+	if n := len(b.raw); n == cap(b.raw) && n >= denseAfter && n >= int(b.hi-b.lo+1) {
 		b.counts = make([]uint64, b.hi-b.lo+1)
 		for _, x := range b.raw {
 			b.counts[x-b.lo]++
 		}
+		b.counts[i-b.lo]++
 		b.raw = nil
+		return
 	}
+	b.raw = append(b.raw, i)
 }
 
 // widen extends the dense counts to cover index i, with room for as many more bins again
