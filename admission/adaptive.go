@@ -16,12 +16,10 @@ import (
 type AdaptiveGate[C any] struct {
 	gateBase[C]
 	lim      *aimd.Keyed[string]
-	inflight map[string]int // partitions with jobs in flight, for Stats
+	inflight []int // by slot
 	toks     []aimd.Token
 	out      []Candidate[C]
-	counts   map[string]int
-	next     map[string]int
-	order    []string
+	commit   grouper[C]
 }
 
 // Adaptive returns an adaptive gate whose partitions use cfg (see aimd.Config). It returns
@@ -34,20 +32,23 @@ func Adaptive[C any](cfg aimd.Config, opts ...Option[C]) (*AdaptiveGate[C], erro
 	if _, err := aimd.New(cfg); err != nil {
 		return nil, err
 	}
-	g := &AdaptiveGate[C]{lim: lim, inflight: map[string]int{}, counts: map[string]int{}, next: map[string]int{}}
+	g := &AdaptiveGate[C]{lim: lim}
 	g.holder = true
 	g.apply("adaptive", opts)
 	return g, nil
 }
 
 func (g *AdaptiveGate[C]) Filter(now time.Time, batch []Candidate[C]) []Candidate[C] {
-	g.grp.group(batch, g.key)
+	g.grp.group(batch, &g.gateBase)
+	g.inflight = grow(g.inflight, g.slots.len())
 	out := g.out[:0]
-	for gi, k := range g.grp.keys {
-		jobs := g.grp.out[g.grp.starts[gi]:g.grp.starts[gi+1]]
+	part := !g.own()
+	for gi, s := range g.grp.slots {
+		jobs := g.grp.jobs(gi)
+		k := g.groupKey(s, &jobs[0])
 		n := min(g.lim.Available(now, k), len(jobs)) // break at the first that does not fit
 		for _, c := range jobs[:n] {
-			c.record(k)
+			c.record(k, part)
 			out = append(out, c)
 		}
 	}
@@ -58,41 +59,33 @@ func (g *AdaptiveGate[C]) Filter(now time.Time, batch []Candidate[C]) []Candidat
 // Commit takes the admitted jobs' slots, one AcquireUpTo per partition so that the safety
 // valve is evaluated once for the tick's batch, as in the seed. It reuses its buffers.
 func (g *AdaptiveGate[C]) Commit(now time.Time, admitted []Candidate[C]) {
-	clear(g.counts)
-	clear(g.next)
-	g.order, g.toks = g.order[:0], g.toks[:0]
-	for i := range admitted {
-		k := g.key(&admitted[i])
-		if g.counts[k] == 0 {
-			g.order = append(g.order, k)
-		}
-		g.counts[k]++
-	}
-	for _, k := range g.order {
-		start := len(g.toks)
+	g.commit.group(admitted, &g.gateBase)
+	g.inflight = grow(g.inflight, g.slots.len()) // (a PartitionBy that changes its mind)
+	for gi, s := range g.commit.slots {
+		jobs := g.commit.jobs(gi)
+		k := g.slots.key(s)
 		var err error
-		g.toks, err = g.lim.AcquireUpTo(now, k, g.counts[k], g.toks)
-		if got := len(g.toks) - start; err != nil || got != g.counts[k] {
-			g.fail(fmt.Errorf("partition %q: acquired %d of %d slots (%v)", k, got, g.counts[k], err))
+		g.toks, err = g.lim.AcquireUpTo(now, k, len(jobs), g.toks[:0])
+		if got := len(g.toks); err != nil || got != len(jobs) {
+			g.fail(fmt.Errorf("partition %q: acquired %d of %d slots (%v)", k, got, len(jobs), err))
 		}
-		g.next[k] = start
-		g.counts[k] = len(g.toks) // the end of k's tokens
-	}
-	for i := range admitted {
-		c := &admitted[i]
-		k := g.key(c)
-		if j := g.next[k]; j < g.counts[k] {
-			h := g.hold(c.n)
-			h.key, h.tok, h.ok = k, g.toks[j], true
-			g.next[k] = j + 1
-			g.inflight[k]++
+		for j, tok := range g.toks {
+			h := g.hold(jobs[j].n)
+			h.slot, h.tok, h.ok = s, tok, true
+			g.inflight[s]++
 		}
 	}
 	clear(g.toks) // tokens live in the job records now
 }
 
+func (g *AdaptiveGate[C]) endTick() { sweep(&g.slots, g.inflight) }
+
 func (g *AdaptiveGate[C]) Release(now time.Time, c Candidate[C], e End) {
-	h := g.hold(c.n)
+	g.releaseJob(now, c.n, e)
+}
+
+func (g *AdaptiveGate[C]) releaseJob(now time.Time, n *node[C], e End) {
+	h := g.hold(n)
 	if !h.ok {
 		return
 	}
@@ -104,12 +97,15 @@ func (g *AdaptiveGate[C]) Release(now time.Time, c Candidate[C], e End) {
 		err = g.lim.Cancel(now, h.tok)
 	}
 	if err != nil {
-		g.fail(fmt.Errorf("releasing job %q: %w", c.ID, err))
+		g.fail(fmt.Errorf("releasing job %q: %w", n.job.ID, err))
 	}
-	if n := g.inflight[h.key]; n > 1 {
-		g.inflight[h.key] = n - 1
+	if n := g.inflight[h.slot]; n > 1 {
+		g.inflight[h.slot] = n - 1
 	} else {
-		delete(g.inflight, h.key)
+		g.inflight[h.slot] = 0
+		if g.own() {
+			g.slots.release(h.slot)
+		}
 	}
 }
 
@@ -120,9 +116,12 @@ func (g *AdaptiveGate[C]) Limit(key string) int { return g.lim.Limit(key) }
 func (g *AdaptiveGate[C]) Available(now time.Time, key string) int { return g.lim.Available(now, key) }
 
 func (g *AdaptiveGate[C]) partitionStats(now time.Time, dst []GatePartitionStats) []GatePartitionStats {
-	for k := range g.inflight {
-		st, _ := g.lim.Stats(k)
-		dst = append(dst, GatePartitionStats{Key: k, InFlight: st.InFlight, Limit: st.Limit, EWMA: st.Ewma})
+	for s, n := range g.inflight {
+		if n != 0 {
+			k := g.slots.key(int32(s))
+			st, _ := g.lim.Stats(k)
+			dst = append(dst, GatePartitionStats{Key: k, InFlight: st.InFlight, Limit: st.Limit, EWMA: st.Ewma})
+		}
 	}
 	return dst
 }

@@ -144,3 +144,41 @@ func BenchmarkLifecycle(b *testing.B) {
 		now = now.Add(time.Millisecond)
 	}
 }
+
+// BenchmarkOneJobTicks: a simulator's or a lightly loaded dispatcher's lifecycle, per job:
+// stage one job, reap, tick (admitting it through throttle + concurrency + fair interleave
+// over 100 tenants), start and complete it. Fixed per-tick costs dominate here.
+func BenchmarkOneJobTicks(b *testing.B) {
+	names := make([]string, 100)
+	for i := range names {
+		names[i] = fmt.Sprintf("tenant-%03d", i)
+	}
+	p, err := New(Config[bctx]{
+		PartitionBy: func(c bctx) string { return names[c.tenant] },
+		Gates: []Gate[bctx]{
+			Throttle(Const[bctx](tokenbucket.Limit{Rate: 1, Per: time.Second, Burst: 10})),
+			Concurrency(Const[bctx](4)),
+			FairInterleave[bctx](),
+		},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	jobIDs := ids(64)
+	now := t0
+	var out []Admitted[bctx]
+	var reaped []JobID
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		now = now.Add(139 * time.Millisecond)
+		if _, err := p.Stage(now, Job[bctx]{ID: jobIDs[i%64], Context: bctx{tenant: (i * 37) % 100}}); err != nil {
+			b.Fatal(err)
+		}
+		reaped = p.ReapAppend(now, reaped[:0])
+		out = p.TickAppend(now, out[:0])
+		for _, a := range out {
+			p.Start(now, a.ID)
+			p.Complete(now, a.ID, false)
+		}
+	}
+}

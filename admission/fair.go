@@ -35,6 +35,9 @@ func FairInterleave[C any](opts ...Option[C]) *FairInterleaveGate[C] {
 }
 
 func (g *FairInterleaveGate[C]) Filter(now time.Time, batch []Candidate[C]) []Candidate[C] {
+	if len(batch) <= 1 {
+		return batch // one job is its own round robin
+	}
 	key := func(c Candidate[C]) fairKey {
 		if g.by != nil {
 			return fairKey{part: g.by(c.Context)}

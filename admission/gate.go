@@ -24,10 +24,11 @@ func (c Candidate[C]) Primary() string {
 	return c.n.primary
 }
 
-// record notes that a gate assigned the candidate to partition key during this tick.
-func (c Candidate[C]) record(key string) {
+// record notes that a gate assigned the candidate to partition key during this tick; part
+// says that key is the job's policy-level partition.
+func (c Candidate[C]) record(key string, part bool) {
 	if c.n != nil && !c.n.hasPrimary {
-		c.n.primary, c.n.hasPrimary = key, true
+		c.n.primary, c.n.hasPrimary, c.n.primaryPart = key, true, part
 	}
 }
 

@@ -13,9 +13,15 @@ func checkInvariants[C any](p *Policy[C]) error {
 	defer p.mu.Unlock()
 	var pendingN, delayedN, parkedN, admittedN, startedN int
 	perPart := map[*partition[C]][5]int{}
-	for id, n := range p.jobs {
-		if n.job.ID != id {
-			return fmt.Errorf("job %q is filed under %q", n.job.ID, id)
+	var nodes []*node[C]
+	p.jobs.each(func(n *node[C]) { nodes = append(nodes, n) })
+	if len(nodes) != p.jobs.len() {
+		return fmt.Errorf("job table counts %d, holds %d", p.jobs.len(), len(nodes))
+	}
+	for _, n := range nodes {
+		id := n.job.ID
+		if p.jobs.get(id) != n {
+			return fmt.Errorf("job %q is not found under its ID", id)
 		}
 		c := perPart[n.part]
 		switch n.st {
@@ -44,7 +50,7 @@ func checkInvariants[C any](p *Policy[C]) error {
 		}
 	}
 	for k, id := range p.dedupe {
-		if n := p.jobs[id]; n == nil || n.job.DedupeKey != k {
+		if n := p.jobs.get(id); n == nil || n.job.DedupeKey != k {
 			return fmt.Errorf("dedupe key %q names job %q, which does not hold it", k, id)
 		}
 	}
@@ -70,8 +76,8 @@ func checkInvariants[C any](p *Policy[C]) error {
 	if admittedN != p.admittedN {
 		return fmt.Errorf("policy counts %d admitted, jobs say %d", p.admittedN, admittedN)
 	}
-	if got := uint64(len(p.jobs)) + completed; got != p.staged {
-		return fmt.Errorf("staged %d but held %d + completed %d", p.staged, len(p.jobs), completed)
+	if got := uint64(p.jobs.len()) + completed; got != p.staged {
+		return fmt.Errorf("staged %d but held %d + completed %d", p.staged, p.jobs.len(), completed)
 	}
 	if completed != p.completedN+p.expiredN {
 		return fmt.Errorf("completed %d by partition, %d + %d expired by policy", completed, p.completedN, p.expiredN)
@@ -117,7 +123,7 @@ func checkInvariants[C any](p *Policy[C]) error {
 		return fmt.Errorf("ring has %d keys (len %d), %d keys pending", ring, p.ringLen, len(p.keys))
 	}
 	wantKeyed := 0
-	for _, n := range p.jobs {
+	for _, n := range nodes {
 		if n.st == pending && n.job.RoundRobinKey != "" {
 			wantKeyed++
 		}
@@ -130,51 +136,62 @@ func checkInvariants[C any](p *Policy[C]) error {
 		switch g := p.gates[i].g.(type) {
 		case *ConcurrencyGate[C]:
 			want := map[string]int{}
-			for _, n := range p.jobs {
+			for _, n := range nodes {
 				if h := g.peek(n); n.st == admitted && h.ok {
-					want[h.key]++
+					if k := gateKey(&g.gateBase, n); g.slots.key(h.slot) != k || !g.slots.keys[h.slot].used {
+						return fmt.Errorf("gate %s: job %q holds slot %d, which is not its partition %q's", g.name, n.job.ID, h.slot, k)
+					}
+					want[g.slots.key(h.slot)]++
 				} else if h.ok {
 					return fmt.Errorf("gate %s: job %q in state %d holds a slot", g.name, n.job.ID, n.st)
 				}
 			}
-			if fmt.Sprint(want) != fmt.Sprint(g.inflight) {
-				return fmt.Errorf("gate %s: in flight %v, admitted jobs hold %v", g.name, g.inflight, want)
+			if err := sameCounts(g.name, &g.slots, g.own(), g.inflight, want); err != nil {
+				return err
 			}
 			// Caps are per job and checked at admission, so the count never exceeds the
 			// largest cap among the jobs holding the partition (the latest admitted holder
 			// saw the count below its own cap, and only releases followed).
 			capOf := map[string]int{}
-			for _, n := range p.jobs {
+			for _, n := range nodes {
 				if h := g.peek(n); h.ok {
-					capOf[h.key] = max(capOf[h.key], g.max(n.job.Context))
+					k := g.slots.key(h.slot)
+					capOf[k] = max(capOf[k], g.max(n.job.Context))
 				}
 			}
-			for k, in := range g.inflight {
-				if in > capOf[k] {
+			for s, in := range g.inflight {
+				if k := g.slots.key(int32(s)); in > capOf[k] {
 					return fmt.Errorf("gate %s: partition %q has %d in flight, over every holder's cap (max %d)", g.name, k, in, capOf[k])
 				}
 			}
 		case *AdaptiveGate[C]:
 			want := map[string]int{}
-			for _, n := range p.jobs {
+			for _, n := range nodes {
 				if h := g.peek(n); h.ok {
 					if n.st != admitted {
 						return fmt.Errorf("gate %s: job %q in state %d holds a slot", g.name, n.job.ID, n.st)
 					}
-					want[h.key]++
+					if k := gateKey(&g.gateBase, n); g.slots.key(h.slot) != k || !g.slots.keys[h.slot].used {
+						return fmt.Errorf("gate %s: job %q holds slot %d, which is not its partition %q's", g.name, n.job.ID, h.slot, k)
+					}
+					want[g.slots.key(h.slot)]++
 				}
 			}
-			if fmt.Sprint(want) != fmt.Sprint(g.inflight) {
-				return fmt.Errorf("gate %s: in flight %v, admitted jobs hold %v", g.name, g.inflight, want)
+			if err := sameCounts(g.name, &g.slots, g.own(), g.inflight, want); err != nil {
+				return err
 			}
 			for k, n := range want {
 				if in := g.lim.InFlight(k); in != n {
 					return fmt.Errorf("gate %s: limiter counts %d in flight in %q, jobs hold %d", g.name, in, k, n)
 				}
 			}
+		case *ThrottleGate[C]:
+			if err := throttleInvariants(g); err != nil {
+				return err
+			}
 		case *GlobalCapGate[C]:
 			held := 0
-			for _, n := range p.jobs {
+			for _, n := range nodes {
 				if g.peek(n).ok {
 					held++
 				}
@@ -182,6 +199,89 @@ func checkInvariants[C any](p *Policy[C]) error {
 			if held != g.inflight || g.inflight > g.max || g.inflight < 0 {
 				return fmt.Errorf("gate %s: in flight %d (max %d), %d jobs hold it", g.name, g.inflight, g.max, held)
 			}
+		}
+	}
+	return nil
+}
+
+// sameCounts checks a gate's in-flight counts by slot against the counts the admitted jobs'
+// holds give by key, and that the gate keeps no slot for a key with nothing in flight
+// under its own partitioning (memory stays bounded by the keys in flight).
+func sameCounts(name string, m *slotMap, own bool, inflight []int, want map[string]int) error {
+	got := map[string]int{}
+	for s, n := range inflight {
+		if n < 0 {
+			return fmt.Errorf("gate %s: slot %d has %d in flight", name, s, n)
+		}
+		if n > 0 {
+			if !m.keys[s].used {
+				return fmt.Errorf("gate %s: free slot %d has %d in flight", name, s, n)
+			}
+			got[m.key(int32(s))] = n
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		return fmt.Errorf("gate %s: in flight %v, admitted jobs hold %v", name, got, want)
+	}
+	for k, s := range m.ids {
+		if !m.keys[s].used || m.keys[s].key != k {
+			return fmt.Errorf("gate %s: key %q maps to slot %d, which holds %+v", name, k, s, m.keys[s])
+		}
+	}
+	used := 0
+	for _, sk := range m.keys {
+		if sk.used {
+			used++
+		}
+	}
+	if used != len(m.ids) {
+		return fmt.Errorf("gate %s: %d slots in use, %d keys", name, used, len(m.ids))
+	}
+	if len(m.temp) > 0 {
+		return fmt.Errorf("gate %s: slots %v interned by the last tick are left to sweep", name, m.temp)
+	}
+	if own {
+		for s, sk := range m.keys {
+			if sk.used && (s >= len(inflight) || inflight[s] == 0) {
+				return fmt.Errorf("gate %s: slot %d (%q) is kept with nothing in flight", name, s, sk.key)
+			}
+		}
+	}
+	return nil
+}
+
+// gateKey is the partition of job n for gate b.
+func gateKey[C any](b *gateBase[C], n *node[C]) string {
+	if b.by != nil {
+		return b.by(n.job.Context)
+	}
+	return n.part.key
+}
+
+// throttleInvariants checks the throttle's bookkeeping: the held list is exactly the slots
+// with state (a known limit or a bucket), each once, a known valid limit has its bucket
+// synced, and under the gate's own partitioning no slot is kept without state.
+func throttleInvariants[C any](g *ThrottleGate[C]) error {
+	seen := map[int32]bool{}
+	for _, s := range g.held {
+		p := &g.parts[s]
+		switch {
+		case seen[s]:
+			return fmt.Errorf("gate %s: slot %d is held twice", g.name, s)
+		case !p.held || (!p.known && p.b == nil):
+			return fmt.Errorf("gate %s: slot %d is held without state: %+v", g.name, s, *p)
+		case !g.slots.keys[s].used:
+			return fmt.Errorf("gate %s: held slot %d is free", g.name, s)
+		}
+		seen[s] = true
+	}
+	for s := range g.parts {
+		p := &g.parts[s]
+		if p.held != seen[int32(s)] || ((p.known || p.b != nil) && !p.held) {
+			return fmt.Errorf("gate %s: slot %d has state %+v but held is %v", g.name, s, *p, seen[int32(s)])
+		}
+		if g.own() && g.slots.keys[s].used && !p.held {
+			return fmt.Errorf("gate %s: slot %d (%q) is kept without state", g.name, s, g.slots.keys[s].key)
 		}
 	}
 	return nil

@@ -110,23 +110,26 @@ type node[C any] struct {
 	more  map[int]*hold
 
 	// Small fields last, packed: the node fits a 256-byte size class.
-	leaseGen   uint32
-	st         state
-	started    bool
-	hasPrimary bool
+	leaseGen    uint32
+	st          state
+	started     bool
+	hasPrimary  bool
+	primaryPart bool // primary is the job's policy-level partition
 }
 
-// hold is a holding gate's record of one job: its partition, an adaptive token, and whether
-// the job holds the gate (set at commit, cleared at release).
+// hold is a holding gate's record of one job: its partition (the gate's slot for it), an
+// adaptive token, and whether the job holds the gate (set at commit, cleared at release).
 type hold struct {
-	key string
-	tok aimd.Token
-	ok  bool
+	tok  aimd.Token
+	slot int32
+	ok   bool
 }
 
 // partition is a policy-level partition.
 type partition[C any] struct {
 	key        string
+	id         int32      // its index in partList: the slot of built-in gates' state
+	seen       uint64     // bit i: gate i has recorded the partition's slot
 	parkedJobs []*node[C] // while paused: its parked jobs
 	pending    int
 	delayed    int
@@ -158,7 +161,7 @@ type Policy[C any] struct {
 
 	seq      uint64
 	ticks    uint64
-	jobs     map[JobID]*node[C]
+	jobs     jobTable[C]
 	dedupe   map[string]JobID
 	ord      order[C] // every pending job
 	keys     map[string]*rrKey[C]
@@ -181,13 +184,25 @@ type Policy[C any] struct {
 	nodeFree []*node[C]
 	epoch    time.Time // virtual zero of the job times: the first Stage
 	epochSet bool
+	lastNow  time.Time // the last time converted by off, and its offset
+	lastOff  int64
+	lastSet  bool
+	leaseOff int64 // the last lease expiry converted by leaseWall
+	leaseAt  time.Time
+	leaseSet bool
+	// stagedAt says some gate is not built in: only such a gate may read a candidate's
+	// StagedAt, which costs a time conversion per candidate, or break the gate contract,
+	// which sanitize then enforces.
+	stagedAt bool
 	cur      int
 	gates    []gateInfo[C]
 }
 
 type gateInfo[C any] struct {
 	g      Gate[C]
-	t      Tracker[C] // nil if the gate keeps no state
+	t      Tracker[C]  // nil if the gate keeps no state
+	b      binder      // nil for a gate that is not built in
+	r      releaser[C] // a built-in tracker's Release, without a Candidate
 	errors uint64
 	last   string
 }
@@ -209,7 +224,6 @@ func New[C any](c Config[C]) (*Policy[C], error) {
 	}
 	p := &Policy[C]{
 		cfg:    c,
-		jobs:   map[JobID]*node[C]{},
 		dedupe: map[string]JobID{},
 		keys:   map[string]*rrKey[C]{},
 		parts:  map[string]*partition[C]{},
@@ -229,25 +243,37 @@ func New[C any](c Config[C]) (*Policy[C], error) {
 		}
 	}
 	holding := 0
-	for _, g := range c.Gates {
+	for i, g := range c.Gates {
 		if b, ok := g.(binder); ok {
-			b.bind(holding)
+			b.bind(holding, i)
 			if b.holds() {
 				holding++
 			}
 		}
 		gi := gateInfo[C]{g: g}
 		gi.t, _ = g.(Tracker[C])
+		gi.b, _ = g.(binder)
+		gi.r, _ = g.(releaser[C])
+		if gi.b == nil {
+			p.stagedAt = true
+		}
 		p.gates = append(p.gates, gi)
 	}
 	return p, nil
 }
 
+// releaser is implemented by built-in trackers: their Release of a job record, which the
+// policy calls without building a Candidate.
+type releaser[C any] interface {
+	releaseJob(now time.Time, n *node[C], e End)
+}
+
 // binder is implemented by built-in gates, which keep their per-job holds in the node.
 type binder interface {
-	bind(slot int)
+	bind(slot, gate int)
 	isBound() bool
 	holds() bool // whether the gate keeps a record per admitted job
+	endTick()    // called after every tick's commits
 }
 
 // Stage adds a job at now. It reports false, with no error, when the job is deduplicated (its
@@ -301,7 +327,7 @@ func (p *Policy[C]) check(j Job[C]) error {
 	if j.ID == "" {
 		return ErrEmptyID
 	}
-	if _, ok := p.jobs[j.ID]; ok {
+	if p.jobs.get(j.ID) != nil {
 		return fmt.Errorf("%w: %q", ErrDuplicateID, j.ID)
 	}
 	if p.cfg.CheckContext != nil {
@@ -323,7 +349,7 @@ func (p *Policy[C]) stage(now time.Time, j Job[C]) {
 		n = &node[C]{job: j, seq: p.seq, stagedAt: p.off(now)}
 	}
 	n.part = p.partition(j.Context)
-	p.jobs[j.ID] = n
+	p.jobs.put(n)
 	if j.DedupeKey != "" {
 		p.dedupe[j.DedupeKey] = j.ID
 	}
@@ -345,7 +371,7 @@ func (p *Policy[C]) partition(c C) *partition[C] {
 	}
 	pt := p.parts[key]
 	if pt == nil {
-		pt = &partition[C]{key: key, paused: p.paused[key]}
+		pt = &partition[C]{key: key, id: int32(len(p.partList)), paused: p.paused[key]}
 		p.parts[key] = pt
 		p.partList = append(p.partList, pt)
 	}
@@ -461,7 +487,13 @@ func (p *Policy[C]) TickAppend(now time.Time, dst []Admitted[C]) []Admitted[C] {
 		if len(batch) == 0 {
 			break
 		}
-		batch = p.sanitize(i, p.gates[i].g.Filter(now, batch))
+		if p.stagedAt {
+			batch = p.sanitize(i, p.gates[i].g.Filter(now, batch))
+		} else {
+			// Built-in gates keep the contract by construction: their output is used as is
+			// (each gate writes its own buffer and only reads the previous one's).
+			batch = p.gates[i].g.Filter(now, batch)
+		}
 	}
 	for _, c := range batch {
 		if c.n.holds == nil {
@@ -484,6 +516,11 @@ func (p *Policy[C]) TickAppend(now time.Time, dst []Admitted[C]) []Admitted[C] {
 	if len(batch) > 0 {
 		p.lastAdmit = now
 	}
+	for i := range p.gates {
+		if b := p.gates[i].b; b != nil {
+			b.endTick()
+		}
+	}
 	clear(p.buf[0])
 	clear(p.buf[1]) // drop references to contexts until the next tick
 	return dst
@@ -498,7 +535,7 @@ func (p *Policy[C]) fetch(dst []Candidate[C]) []Candidate[C] {
 		}
 		if stamp := p.stamp(-1); n.passed != stamp {
 			n.passed = stamp
-			n.hasPrimary, n.primary = false, ""
+			n.hasPrimary, n.primaryPart, n.primary = false, false, ""
 			dst = append(dst, p.candidate(n))
 		}
 		return true
@@ -543,10 +580,14 @@ func (p *Policy[C]) rotate(admitted []Candidate[C]) {
 }
 
 func (p *Policy[C]) candidate(n *node[C]) Candidate[C] {
-	return Candidate[C]{
+	c := Candidate[C]{
 		ID: n.job.ID, Context: n.job.Context, Priority: n.job.Priority,
-		RoundRobinKey: n.job.RoundRobinKey, Partition: n.part.key, StagedAt: p.wall(n.stagedAt), n: n,
+		RoundRobinKey: n.job.RoundRobinKey, Partition: n.part.key, n: n,
 	}
+	if p.stagedAt { // built-in gates do not read it
+		c.StagedAt = p.wall(n.stagedAt)
+	}
+	return c
 }
 
 // sanitize copies gate i's output into the buffer the batch is not in, enforcing the gate
@@ -592,17 +633,30 @@ func (p *Policy[C]) admit(now time.Time, n *node[C]) Admitted[C] {
 	return Admitted[C]{
 		ID: n.job.ID, Context: n.job.Context, Priority: n.job.Priority,
 		RoundRobinKey: n.job.RoundRobinKey, Partition: n.part.key,
-		StagedAt: p.wall(n.stagedAt), AdmittedAt: now, LeaseExpires: p.wall(n.leaseExp),
+		StagedAt: p.wall(n.stagedAt), AdmittedAt: now, LeaseExpires: p.leaseWall(n.leaseExp),
 	}
 }
 
+// leaseWall is wall for lease expiries, which a tick's admissions share.
+func (p *Policy[C]) leaseWall(o int64) time.Time {
+	if !p.leaseSet || o != p.leaseOff {
+		p.leaseOff, p.leaseAt, p.leaseSet = o, p.wall(o), true
+	}
+	return p.leaseAt
+}
+
 // off returns now as nanoseconds since the policy's epoch, fixing the epoch on first use.
-// Times more than 292 years from the epoch saturate (time.Time.Sub does).
+// Times more than 292 years from the epoch saturate (time.Time.Sub does). Callers pass the
+// same now to several calls in a row (a tick, then the starts it causes), so the last
+// conversion is kept.
 func (p *Policy[C]) off(now time.Time) int64 {
 	if !p.epochSet {
 		p.epoch, p.epochSet = now, true
 	}
-	return int64(now.Sub(p.epoch))
+	if now != p.lastNow || !p.lastSet {
+		p.lastNow, p.lastOff, p.lastSet = now, int64(now.Sub(p.epoch)), true
+	}
+	return p.lastOff
 }
 
 // wall converts an offset back to a time.
@@ -637,7 +691,7 @@ func (p *Policy[C]) pushLease(n *node[C]) {
 
 // lookup returns the admitted node of id. It requires p.mu.
 func (p *Policy[C]) lookup(id JobID) (*node[C], error) {
-	n := p.jobs[id]
+	n := p.jobs.get(id)
 	switch {
 	case n == nil:
 		return nil, fmt.Errorf("%w: %q", ErrUnknownJob, id)
@@ -738,7 +792,7 @@ func (p *Policy[C]) ReapAppend(now time.Time, dst []JobID) []JobID {
 	for p.leases.len() > 0 && p.leases.h[0].exp < t {
 		le := p.leases.pop()
 		n := le.n
-		if n.st != admitted || n.leaseGen != le.gen || p.jobs[n.job.ID] != n {
+		if n.st != admitted || n.leaseGen != le.gen || p.jobs.get(n.job.ID) != n {
 			continue // completed, reverted or renewed since
 		}
 		id := n.job.ID
@@ -759,7 +813,7 @@ func (p *Policy[C]) end(now time.Time, n *node[C], e End) {
 	}
 	n.part.completed++
 	n.leaseGen++
-	delete(p.jobs, n.job.ID)
+	p.jobs.remove(n)
 	if k := n.job.DedupeKey; k != "" && p.dedupe[k] == n.job.ID {
 		delete(p.dedupe, k)
 	}
@@ -778,10 +832,17 @@ const maxFreeNodes = 4096
 
 // release calls every tracking gate's Release for n, exactly once per admission.
 func (p *Policy[C]) release(now time.Time, n *node[C], e End) {
-	c := p.candidate(n)
+	var c Candidate[C]
 	for i := range p.gates {
-		if t := p.gates[i].t; t != nil {
-			t.Release(now, c, e)
+		gi := &p.gates[i]
+		switch {
+		case gi.r != nil:
+			gi.r.releaseJob(now, n, e)
+		case gi.t != nil:
+			if c.n == nil {
+				c = p.candidate(n)
+			}
+			gi.t.Release(now, c, e)
 		}
 	}
 	if n.holds != nil {

@@ -321,6 +321,44 @@ func TestSerialKeys(t *testing.T) {
 	assert.Equal(t, "a3", tick(t, p, t0))
 }
 
+// A gate with its own partitioning keeps state only for keys in flight: keys its Filter saw
+// but a later gate dropped are forgotten at the end of the tick, and a key is forgotten when
+// its last job completes (execution keys are often unique; memory must not grow with them).
+func TestSerialForgetsKeysWithNothingInFlight(t *testing.T) {
+	serial := Serial(func(c tctx) string { return c.Tenant })
+	p := newPolicy(t, Config[tctx]{Gates: []Gate[tctx]{serial, GlobalCap[tctx](1)}})
+	stage(t, p, t0, job("a1", "a"), job("b1", "b"), job("c1", "c"))
+	assert.Equal(t, "a1", tick(t, p, t0)) // checkInvariants: b and c hold no slot
+	assert.Equal(t, map[string]int32{"a": 0}, serial.slots.ids)
+	complete(t, p, t0, "a1")
+	assert.Empty(t, serial.slots.ids)
+	assert.Equal(t, "b1", tick(t, p, t0))
+	assert.Equal(t, 1, serial.InFlight("b"))
+	assert.Equal(t, 0, serial.InFlight("c"))
+}
+
+// A gate partition function that answers differently on every call (against its contract)
+// must not crash the policy: gates size their state for keys first seen at Commit.
+func TestFickleGatePartitionDoesNotPanic(t *testing.T) {
+	calls := 0
+	fickle := func(tctx) string { calls++; return fmt.Sprint(calls % 5) }
+	th := Throttle(Const[tctx](tokenbucket.Limit{Rate: 1, Per: time.Second, Burst: 3}), PartitionBy(fickle))
+	ad, err := Adaptive[tctx](aimd.Config{Initial: 2, TargetLag: time.Second}, PartitionBy(fickle))
+	require.NoError(t, err)
+	p := newPolicy(t, Config[tctx]{Gates: []Gate[tctx]{th, Serial(fickle), ad}})
+	now := t0
+	for i := range 50 {
+		require.NotPanics(t, func() {
+			_, _ = p.Stage(now, job(fmt.Sprint(i), "a"))
+			for _, a := range p.Tick(now) {
+				require.NoError(t, p.Complete(now, a.ID, false))
+			}
+		})
+		now = now.Add(300 * time.Millisecond)
+	}
+	assert.Equal(t, 0, p.Stats(now).Admitted)
+}
+
 // badGate violates the gate contract: it duplicates the first job and invents one.
 type badGate struct{}
 

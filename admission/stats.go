@@ -113,16 +113,20 @@ type statsReporter interface {
 func (b *gateBase[C]) errorState() (uint64, string) { return b.errors, b.last }
 
 func (g *ThrottleGate[C]) partitionStats(now time.Time, dst []GatePartitionStats) []GatePartitionStats {
-	for k := range g.cur {
-		tk, _ := g.buckets.Tokens(now, k)
-		dst = append(dst, GatePartitionStats{Key: k, Tokens: tk})
+	for _, s := range g.held {
+		if g.parts[s].known {
+			k := g.slots.key(s)
+			dst = append(dst, GatePartitionStats{Key: k, Tokens: g.Tokens(now, k)})
+		}
 	}
 	return dst
 }
 
 func (g *ConcurrencyGate[C]) partitionStats(now time.Time, dst []GatePartitionStats) []GatePartitionStats {
-	for k, n := range g.inflight {
-		dst = append(dst, GatePartitionStats{Key: k, InFlight: n})
+	for s, n := range g.inflight {
+		if n != 0 {
+			dst = append(dst, GatePartitionStats{Key: g.slots.key(int32(s)), InFlight: n})
+		}
 	}
 	return dst
 }

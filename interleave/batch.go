@@ -182,7 +182,7 @@ func (iv *Interleaver[T, K]) batch(pending []T, key func(T) K, c BatchConfig[K])
 	if key == nil && len(pending) > 0 {
 		return BatchStats{}, fmt.Errorf("interleave: key must not be nil")
 	}
-	iv.resetKeys()
+	iv.resetKeys(false)
 	b := &iv.b
 	b.limit, b.capv, b.rank = b.limit[:0], b.capv[:0], b.rank[:0]
 	b.cand, b.topup = b.cand[:0], b.topup[:0]

@@ -107,11 +107,23 @@ func (iv *Interleaver[T, K]) roundRobin() {
 // group assigns every item its key's group id (first-appearance order) and counting-sorts
 // the item indices by group into iv.order, stably. It costs one map operation per item.
 func (iv *Interleaver[T, K]) group(items []T, key func(T) K) {
-	iv.resetKeys()
+	small := len(items) <= smallGroup
+	iv.resetKeys(small)
 	iv.gid = resize(iv.gid, len(items))
 	count := iv.count[:0]
 	for i, it := range items {
 		k := key(it)
+		if small { // a linear scan beats hashing into a map for a few keys
+			g := slices.Index(iv.keys, k)
+			if g < 0 {
+				g = len(iv.keys)
+				iv.keys = append(iv.keys, k)
+				count = append(count, 0)
+			}
+			iv.gid[i] = g
+			count[g]++
+			continue
+		}
 		g, ok := iv.ids[k]
 		if !ok {
 			g = len(iv.keys)
@@ -142,11 +154,21 @@ func (iv *Interleaver[T, K]) group(items []T, key func(T) K) {
 	iv.begin = begin
 }
 
-// resetKeys empties the key map and key list for a new call.
-func (iv *Interleaver[T, K]) resetKeys() {
+// smallGroup is the most items grouped by a linear scan of the keys instead of the map.
+const smallGroup = 8
+
+// resetKeys empties the key map and key list for a new call; a small call does not use the
+// map, so it leaves it as it is.
+func (iv *Interleaver[T, K]) resetKeys(small bool) {
 	used := len(iv.keys)
 	clear(iv.keys) // drop references held by keys (strings, pointers)
 	iv.keys = iv.keys[:0]
+	if small {
+		if len(iv.ids) > 0 {
+			clear(iv.ids) // drop references held by a larger call's keys
+		}
+		return
+	}
 	if iv.ids == nil {
 		iv.ids = make(map[K]int)
 		return

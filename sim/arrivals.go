@@ -109,8 +109,8 @@ type arrivalGen struct {
 	next    int     // trace position
 }
 
-func newArrivalGen(a Arrivals, r *rand.Rand) *arrivalGen {
-	g := &arrivalGen{a: a, r: r}
+func newArrivalGen(a Arrivals, r *rand.Rand) arrivalGen {
+	g := arrivalGen{a: a, r: r}
 	if a.Rate > 0 {
 		g.gap = 1e9 / a.Rate
 	}

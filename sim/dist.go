@@ -107,8 +107,8 @@ const (
 )
 
 // newSampler returns a sampler of d drawing from r. d must be valid.
-func newSampler(d Dist, r *rand.Rand) *sampler {
-	s := &sampler{r: r, mean: float64(d.Mean)}
+func newSampler(d Dist, r *rand.Rand) sampler {
+	s := sampler{r: r, mean: float64(d.Mean)}
 	switch d.Kind {
 	case "exponential":
 		s.kind = sExp

@@ -1,15 +1,20 @@
 package sim
 
 import (
+	"cmp"
 	"fmt"
+	"math"
+	"slices"
 	"time"
 )
 
 // Engine is a discrete-event engine: a virtual clock and a queue of events of type E ordered
 // by (time, insertion sequence), so that events at the same instant run in the order they
-// were scheduled and every run is deterministic. Events are stored by value in a 4-ary heap:
-// no interface boxing and no allocation per event once the heap has grown. Cancellation is
-// lazy: a cancelled event stays in the heap and is skipped when it comes up.
+// were scheduled and every run is deterministic. The queue is a 4-ary heap of 16-byte keys
+// (time, sequence, slot), four children to a cache line; the events themselves are stored by
+// value in a table indexed by slot: no interface boxing and no allocation per event once the
+// tables have grown. Cancellation is lazy: a cancelled event stays in the heap and is skipped
+// when it comes up.
 //
 // Virtual time is a time.Duration since the run's epoch (int64 nanoseconds), so ordering is
 // exact and independent of the architecture.
@@ -17,20 +22,23 @@ import (
 // An Engine is single-owner: one goroutine runs it. Handlers may schedule and cancel events.
 type Engine[E any] struct {
 	now     time.Duration
-	seq     uint64
-	heap    []entry[E]
-	gens    []uint32 // generation per timer slot; an entry is live iff its gen matches
-	free    []uint32 // free timer slots
+	seq     uint32 // the last sequence number given; renumbered before it wraps
+	maxSeq  uint32
+	heap    []entry
+	evs     []E      // by slot: the scheduled event
+	gens    []uint32 // by slot: generation; a Timer is live iff its gen matches
+	dead    []bool   // by slot: cancelled, waiting to come up
+	free    []uint32 // free slots
 	handle  func(now time.Duration, ev E)
 	handled uint64
 }
 
-type entry[E any] struct {
+// entry is a heap key: the event's time, its sequence number among the scheduled events,
+// and its slot.
+type entry struct {
 	at   time.Duration
-	seq  uint64
+	seq  uint32
 	slot uint32
-	gen  uint32
-	ev   E
 }
 
 // Timer identifies a scheduled event, for Cancel. The zero Timer is not a valid timer.
@@ -41,7 +49,7 @@ type Timer struct {
 
 // NewEngine returns an engine at time zero that calls handle for each event.
 func NewEngine[E any](handle func(now time.Duration, ev E)) *Engine[E] {
-	return &Engine[E]{handle: handle}
+	return &Engine[E]{handle: handle, maxSeq: math.MaxUint32}
 }
 
 // Now returns the current virtual time.
@@ -66,16 +74,37 @@ func (e *Engine[E]) At(at time.Duration, ev E) Timer {
 	} else {
 		slot = uint32(len(e.gens))
 		e.gens = append(e.gens, 0)
+		e.dead = append(e.dead, false)
+		var zero E
+		e.evs = append(e.evs, zero)
 	}
 	e.gens[slot]++
 	if e.gens[slot] == 0 { // wrapped: skip the "none" generation
 		e.gens[slot] = 1
 	}
-	gen := e.gens[slot]
+	e.evs[slot] = ev
+	if e.seq == e.maxSeq {
+		e.renumber()
+	}
 	e.seq++
-	e.heap = append(e.heap, entry[E]{at: at, seq: e.seq, slot: slot, gen: gen, ev: ev})
+	e.heap = append(e.heap, entry{at: at, seq: e.seq, slot: slot})
 	e.up(len(e.heap) - 1)
-	return Timer{slot: slot, gen: gen}
+	return Timer{slot: slot, gen: e.gens[slot]}
+}
+
+// renumber gives the scheduled events the sequence numbers 1..n in their order, so that
+// sequence numbers never wrap however many events a run schedules; the heap, ordered by
+// (time, sequence), stays valid. Cost: O(n log n), once in 2^32 events.
+func (e *Engine[E]) renumber() {
+	byseq := make([]int, len(e.heap))
+	for i := range byseq {
+		byseq[i] = i
+	}
+	slices.SortFunc(byseq, func(a, b int) int { return cmp.Compare(e.heap[a].seq, e.heap[b].seq) })
+	for k, i := range byseq {
+		e.heap[i].seq = uint32(k + 1)
+	}
+	e.seq = uint32(len(e.heap))
 }
 
 // After schedules ev d after now.
@@ -84,11 +113,12 @@ func (e *Engine[E]) After(d time.Duration, ev E) Timer { return e.At(e.now+d, ev
 // Cancel cancels the event of t if it has not run yet, and reports whether it did.
 // Cost: O(1); the entry is skipped when it reaches the top of the heap.
 func (e *Engine[E]) Cancel(t Timer) bool {
-	if t.gen == 0 || int(t.slot) >= len(e.gens) || e.gens[t.slot] != t.gen {
+	if t.gen == 0 || int(t.slot) >= len(e.gens) || e.gens[t.slot] != t.gen || e.dead[t.slot] {
 		return false
 	}
-	e.gens[t.slot]++ // the heap entry no longer matches
-	e.free = append(e.free, t.slot)
+	e.dead[t.slot] = true
+	var zero E
+	e.evs[t.slot] = zero // release references held by the event
 	return true
 }
 
@@ -96,17 +126,31 @@ func (e *Engine[E]) Cancel(t Timer) bool {
 func (e *Engine[E]) Step() bool {
 	for len(e.heap) > 0 {
 		top := e.pop()
-		if e.gens[top.slot] != top.gen {
-			continue // cancelled
+		s := top.slot
+		if e.dead[s] {
+			e.release(s)
+			continue
 		}
-		e.gens[top.slot]++
-		e.free = append(e.free, top.slot)
+		ev := e.evs[s]
+		e.release(s)
 		e.now = top.at
 		e.handled++
-		e.handle(top.at, top.ev)
+		e.handle(top.at, ev)
 		return true
 	}
 	return false
+}
+
+// release frees the slot of an event that came up: its timer no longer matches.
+func (e *Engine[E]) release(s uint32) {
+	var zero E
+	e.evs[s] = zero
+	e.dead[s] = false
+	e.gens[s]++
+	if e.gens[s] == 0 {
+		e.gens[s] = 1
+	}
+	e.free = append(e.free, s)
 }
 
 // Run runs events until none are left.
@@ -136,15 +180,15 @@ func (e *Engine[E]) RunUntil(t time.Duration) {
 // live event past its bound because a cancelled one came first.
 func (e *Engine[E]) Next() (time.Duration, bool) {
 	for len(e.heap) > 0 {
-		if top := &e.heap[0]; e.gens[top.slot] == top.gen {
+		if top := &e.heap[0]; !e.dead[top.slot] {
 			return top.at, true
 		}
-		e.pop()
+		e.release(e.pop().slot)
 	}
 	return 0, false
 }
 
-func less[E any](a, b *entry[E]) bool {
+func less(a, b *entry) bool {
 	return a.at < b.at || (a.at == b.at && a.seq < b.seq)
 }
 
@@ -164,13 +208,11 @@ func (e *Engine[E]) up(i int) {
 	h[i] = x
 }
 
-func (e *Engine[E]) pop() entry[E] {
+func (e *Engine[E]) pop() entry {
 	h := e.heap
 	top := h[0]
 	n := len(h) - 1
 	x := h[n]
-	var zero entry[E]
-	h[n] = zero // release references held by the event
 	e.heap = h[:n]
 	if n == 0 {
 		return top

@@ -22,7 +22,8 @@ const (
 )
 
 // recorder collects a run's metrics in memory bounded by tenants + windows: counters, exact
-// sums for means, and DDSketch quantile sketches (relative accuracy Metrics.Accuracy).
+// sums for means, and DDSketch quantile sketches (relative accuracy Metrics.Accuracy), kept
+// per tenant as their bins (see bins) and made into sketches for the result.
 type recorder struct {
 	window    time.Duration
 	warmup    time.Duration
@@ -55,7 +56,7 @@ type tenantRec struct {
 	area, lastT                                                            float64
 	n                                                                      uint64 // measured completions
 	sum, mx                                                                [nLat]float64
-	sk                                                                     [nLat]*ddsketch.DDSketch
+	lat                                                                    [nLat]bins // sketch bins of the latencies
 	measuredArrivals                                                       uint64
 }
 
@@ -174,10 +175,9 @@ func (r *recorder) complete(now time.Duration, j *job) {
 		v := float64(d)
 		tr.sum[k] += v
 		tr.mx[k] = max(tr.mx[k], v)
-		if tr.sk[k] == nil {
-			tr.sk[k] = r.newSketch()
+		if i, ok := index(r.mapping, max(v, 1)); ok { // sketches need positive values; 1ns stands for zero
+			tr.lat[k].add(i)
 		}
-		_ = tr.sk[k].Add(max(v, 1)) // sketches need positive values; 1ns stands for zero
 	}
 	if int(j.tenant) < r.nSeries {
 		_ = r.winSketch[j.tenant].Add(max(float64(lat[latTotal]), 1))

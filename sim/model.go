@@ -46,20 +46,27 @@ type job struct {
 	traced   bool // service came from a trace
 }
 
+// tenantState is a tenant's generator state, its fields grouped by the event that reads
+// them: with 100,000 tenants every event is a cache miss, so an arrival and a start each
+// read a few adjacent lines. The random streams live here too, not behind pointers.
 type tenantState struct {
-	name     string
-	weight   float64
-	prio     int
-	gen      *arrivalGen
-	svc      *sampler
-	fail     *rand.Rand
-	failRate float64
-	limit    tokenbucket.Limit
-	maxIn    int
-	hashKey  uint64
-	services []time.Duration // per trace record, if any
+	// arrivals
 	arrivals int
 	done     bool // no more arrivals
+	prio     int
+	services []time.Duration // per trace record, if any
+	gen      arrivalGen
+	rng      [2]stream // arrivals, service
+	// starts
+	svc      sampler
+	fail     *rand.Rand
+	failRate float64
+	// the rest
+	name    string
+	weight  float64
+	limit   tokenbucket.Limit
+	maxIn   int
+	hashKey uint64
 }
 
 type workerState struct {
@@ -139,13 +146,22 @@ type model struct {
 	inSet      []bool
 	admitBuf   []admission.Admitted[jobCtx]
 	reapBuf    []admission.JobID
+	// leases mirror the policy's: the sim never heartbeats or reverts, so leases expire in
+	// admission order, Lease after admission, and a tick calls Reap only once the oldest
+	// admitted job still held can have expired. An entry is stale once its slot is freed.
+	leases    []leaseRec
+	leaseHead int
+	slotGen   []uint32 // per slot: bumped when the slot is freed
 
 	crash      *rand.Rand
 	crashRate  float64
 	failStream *rand.Rand
 
 	end      time.Duration
-	arriving int // arrival events scheduled and not yet handled
+	arriving int           // arrival events scheduled and not yet handled
+	wallD    time.Duration // the last time wallTime converted, and its instant
+	wallAt   time.Time
+	wallSet  bool
 	rec      *recorder
 }
 
@@ -185,8 +201,8 @@ func newModel(sc *Scenario, seed uint64, rep int) (*model, error) {
 		ts := &m.ten[i]
 		ts.name, ts.prio, ts.failRate = t.Name, t.Priority, t.FailureRate
 		ts.weight = float64(max(t.Weight, 1))
-		ts.gen = newArrivalGen(t.Arrivals, Stream(seed, rep, "arrivals/"+t.Name))
-		ts.svc = newSampler(t.Service, Stream(seed, rep, "service/"+t.Name))
+		ts.gen = newArrivalGen(t.Arrivals, ts.rng[0].init(seed, rep, "arrivals/"+t.Name))
+		ts.svc = newSampler(t.Service, ts.rng[1].init(seed, rep, "service/"+t.Name))
 		if t.FailureRate > 0 {
 			ts.fail = Stream(seed, rep, "failure/"+t.Name)
 		}
@@ -366,12 +382,14 @@ func (m *model) newSlot() int32 {
 		return s
 	}
 	m.jobs = append(m.jobs, job{})
+	m.slotGen = append(m.slotGen, 0)
 	m.ids = append(m.ids, admission.JobID("j"+strconv.Itoa(len(m.jobs)-1)))
 	return int32(len(m.jobs) - 1)
 }
 
 func (m *model) freeSlot(s int32) {
 	m.jobs[s] = job{}
+	m.slotGen[s]++
 	m.free = append(m.free, s)
 }
 
@@ -436,12 +454,22 @@ func (m *model) scheduleTick(at time.Duration) {
 // epoch is the wall-clock instant of virtual time zero, for the algorithm packages.
 var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-func (m *model) wallTime(d time.Duration) time.Time { return epoch.Add(d) }
+// wallTime converts virtual time d to a wall-clock instant. Consecutive calls share their
+// instant (a tick, the starts it causes), so the last conversion is kept.
+func (m *model) wallTime(d time.Duration) time.Time {
+	if d != m.wallD || !m.wallSet {
+		m.wallD, m.wallAt, m.wallSet = d, epoch.Add(d), true
+	}
+	return m.wallAt
+}
 
 func (m *model) tick(now time.Duration) {
 	m.tickQueued, m.lastTick = false, now
 	wall := m.wallTime(now)
-	m.reapBuf = m.policy.ReapAppend(wall, m.reapBuf[:0])
+	m.reapBuf = m.reapBuf[:0]
+	if m.leaseDue(now) {
+		m.reapBuf = m.policy.ReapAppend(wall, m.reapBuf)
+	}
 	for _, id := range m.reapBuf {
 		m.rec.expire(now)
 		s, _ := strconv.Atoi(string(id[1:])) // IDs are "j<slot>"
@@ -452,6 +480,7 @@ func (m *model) tick(now time.Duration) {
 		s := a.Context.slot
 		t := m.jobs[s].tenant
 		m.jobs[s].admitted = now
+		m.leases = append(m.leases, leaseRec{at: now, slot: s, gen: m.slotGen[s]})
 		m.staged--
 		m.stagedBy[t]--
 		m.rec.admit(now, t)
@@ -475,6 +504,30 @@ func (m *model) tick(now time.Duration) {
 	if now+next <= m.end {
 		m.scheduleTick(now + next)
 	}
+}
+
+type leaseRec struct {
+	at   time.Duration
+	slot int32
+	gen  uint32
+}
+
+// leaseDue reports whether the oldest admitted job the policy still holds has a lease that
+// expired before now, dropping the entries of jobs that finished.
+func (m *model) leaseDue(now time.Duration) bool {
+	if h := m.leaseHead; h >= 1024 && 2*h >= len(m.leases) { // keep the queue O(held)
+		m.leases = m.leases[:copy(m.leases, m.leases[h:])]
+		m.leaseHead = 0
+	}
+	for m.leaseHead < len(m.leases) {
+		e := m.leases[m.leaseHead]
+		if m.slotGen[e.slot] == e.gen {
+			return now-e.at > m.lease() // the policy reaps exp < now, exp = admitted + Lease
+		}
+		m.leaseHead++
+	}
+	m.leases, m.leaseHead = m.leases[:0], 0
+	return false
 }
 
 // nextToken returns the earliest time after now at which a tenant with staged jobs gets a

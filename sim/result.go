@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/DataDog/sketches-go/ddsketch"
+	"github.com/DataDog/sketches-go/ddsketch/store"
 )
 
 // Result is what one replication of a scenario measured. Latencies count only jobs that
@@ -136,7 +137,8 @@ func (m *model) result(seed uint64, rep int) *Result {
 	}
 	res := &Result{Scenario: m.sc.Name, Seed: seed, Replication: rep, Simulated: now, Events: m.eng.Handled()}
 	measured := float64(now - r.warmup)
-	var all [nLat]*ddsketch.DDSketch
+	sks := newSketcher(r.mapping)
+	var allBins [nLat]*store.DenseStore // every tenant's bins, for the overall quantiles
 	ov := &res.Overall
 	ov.Name = "overall"
 	var sum, mx [nLat]float64
@@ -153,19 +155,19 @@ func (m *model) result(seed uint64, rep int) *Result {
 			t.MeanInSystem = tr.area / measured
 		}
 		qs := [nLat]*Quantiles{&t.Admission, &t.Queue, &t.Service, &t.Total}
-		if i < r.nSeries {
-			t.TotalCDF = cdf(tr.sk[latTotal], time.Duration(tr.mx[latTotal]))
-		}
 		for k := range nLat {
-			fill(qs[k], tr.sk[k], tr.sum[k], tr.mx[k], tr.n)
+			sk := sks.of(&tr.lat[k])
+			if k == latTotal && i < r.nSeries {
+				t.TotalCDF = cdf(sk, time.Duration(tr.mx[latTotal]))
+			}
+			fill(qs[k], sk, tr.sum[k], tr.mx[k], tr.n)
 			sum[k] += tr.sum[k]
 			mx[k] = math.Max(mx[k], tr.mx[k])
-			if tr.sk[k] != nil {
-				if all[k] == nil {
-					all[k] = tr.sk[k].Copy()
-				} else {
-					_ = all[k].MergeWith(tr.sk[k])
+			if !tr.lat[k].empty() {
+				if allBins[k] == nil {
+					allBins[k] = store.NewDenseStore()
 				}
+				tr.lat[k].addTo(allBins[k])
 			}
 		}
 		ov.Arrived += t.Arrived
@@ -181,7 +183,11 @@ func (m *model) result(seed uint64, rep int) *Result {
 		res.Tenants = append(res.Tenants, t)
 	}
 	qs := [nLat]*Quantiles{&ov.Admission, &ov.Queue, &ov.Service, &ov.Total}
+	var all [nLat]*ddsketch.DDSketch
 	for k := range nLat {
+		if allBins[k] != nil {
+			all[k] = ddsketch.NewDDSketch(r.mapping, allBins[k], store.NewDenseStore())
+		}
 		fill(qs[k], all[k], sum[k], mx[k], ov.Measured)
 	}
 	ov.TotalCDF = cdf(all[latTotal], time.Duration(mx[latTotal]))

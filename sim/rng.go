@@ -14,10 +14,29 @@ import (
 // Names used by the model: "arrivals/<tenant>", "size/<tenant>", "service", "failure",
 // "strategy", "crash".
 func Stream(seed uint64, replication int, name string) *rand.Rand {
+	pcg := streamPCG(seed, replication, name)
+	return rand.New(&pcg)
+}
+
+// streamPCG is Stream's generator, by value, for callers that keep it next to its user.
+func streamPCG(seed uint64, replication int, name string) rand.PCG {
 	h := fnv.New64a()
 	h.Write([]byte(name))
 	n := h.Sum64()
-	return rand.New(rand.NewPCG(splitmix(seed^splitmix(n)), splitmix(uint64(replication)^n^0x9e3779b97f4a7c15)))
+	return *rand.NewPCG(splitmix(seed^splitmix(n)), splitmix(uint64(replication)^n^0x9e3779b97f4a7c15))
+}
+
+// stream is a random stream stored by value: a PCG and the Rand that draws from it. Its
+// address must not change once init has run (the Rand points into it).
+type stream struct {
+	pcg rand.PCG
+	r   rand.Rand
+}
+
+func (s *stream) init(seed uint64, replication int, name string) *rand.Rand {
+	s.pcg = streamPCG(seed, replication, name)
+	s.r = *rand.New(&s.pcg)
+	return &s.r
 }
 
 // splitmix is the SplitMix64 finaliser: it spreads nearby inputs (seeds 1, 2, 3…) over the

@@ -85,6 +85,16 @@ func (l Limit) exact() (params, error) {
 	case l.Burst < 1:
 		return params{}, fmt.Errorf("tokenbucket: Burst must be >= 1, got %d", l.Burst)
 	}
+	if r := l.Rate; r == math.Trunc(r) && r <= 1<<53 {
+		// An integer rate is its own first convergent (the walk below would stop there):
+		// skip the big numbers, which cost microseconds per bucket.
+		return l.fromInts(int64(r), 1)
+	}
+	return l.walk()
+}
+
+// walk finds the exact form of l's Rate, validated, from the convergents of the float.
+func (l Limit) walk() (params, error) {
 	// Walk the convergents h/k of the float's exact value; they alternate around it and
 	// their denominators grow at least as fast as the Fibonacci numbers, so this stops
 	// within ~90 steps.
@@ -135,7 +145,12 @@ func (l Limit) fromFraction(h, k *big.Int) (params, error) {
 	if !k.IsInt64() {
 		return params{}, errTooSmall(l)
 	}
-	hv, kv, per := h.Int64(), k.Int64(), int64(l.Per)
+	return l.fromInts(h.Int64(), k.Int64())
+}
+
+// fromInts is fromFraction for h <= 2^53 and k that fit an int64.
+func (l Limit) fromInts(hv, kv int64) (params, error) {
+	per := int64(l.Per)
 	// gcd(h, k) = 1 for convergents, so gcd(h, k·Per) = gcd(h, Per).
 	g := gcd(hv, per)
 	hi, b := bits.Mul64(uint64(kv), uint64(per/g))
