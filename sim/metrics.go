@@ -195,6 +195,9 @@ func (r *recorder) lose(now time.Duration, j *job) {
 	r.lostOpen++
 }
 
+// expireLive counts a job whose lease expired before it finished.
+func (r *recorder) expireLive(j *job) { r.t[j.tenant].expired++ }
+
 func (r *recorder) expire(now time.Duration) {
 	if r.lostOpen > 0 {
 		r.lostOpen--

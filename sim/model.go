@@ -42,6 +42,8 @@ type job struct {
 	started  time.Duration
 	service  time.Duration // at speed 1; zero means "sample at start"
 	failed   bool
+	crashed  bool // lost in a worker crash: the lease reaps it
+	expired  bool // its lease expired while it was still queued or running
 	live     bool
 	traced   bool // service came from a trace
 }
@@ -471,8 +473,16 @@ func (m *model) tick(now time.Duration) {
 		m.reapBuf = m.policy.ReapAppend(wall, m.reapBuf)
 	}
 	for _, id := range m.reapBuf {
-		m.rec.expire(now)
 		s, _ := strconv.Atoi(string(id[1:])) // IDs are "j<slot>"
+		if j := &m.jobs[s]; !j.crashed {
+			// The lease ran out while the job still waits at a worker or runs, as a lease
+			// shorter than queue plus service time does in a real dispatcher: the policy
+			// has released its gates, and the job finishes without a Complete.
+			j.expired = true
+			m.rec.expireLive(j)
+			continue
+		}
+		m.rec.expire(now)
 		m.freeSlot(int32(s))
 	}
 	m.admitBuf = m.policy.TickAppend(wall, m.admitBuf[:0])
@@ -521,7 +531,7 @@ func (m *model) leaseDue(now time.Duration) bool {
 	}
 	for m.leaseHead < len(m.leases) {
 		e := m.leases[m.leaseHead]
-		if m.slotGen[e.slot] == e.gen {
+		if m.slotGen[e.slot] == e.gen && !m.jobs[e.slot].expired {
 			return now-e.at > m.lease() // the policy reaps exp < now, exp = admitted + Lease
 		}
 		m.leaseHead++
@@ -602,7 +612,7 @@ func (m *model) begin(now time.Duration, i int32, s int32) {
 	}
 	d := time.Duration(float64(j.service) * w.speed)
 	m.rec.start(now, j)
-	if m.policy != nil {
+	if m.policy != nil && !j.expired {
 		if err := m.policy.Start(m.wallTime(now), m.ids[s]); err != nil {
 			panic(fmt.Sprintf("sim: starting %s: %v", m.ids[s], err))
 		}
@@ -625,11 +635,20 @@ func (m *model) done(now time.Duration, i int32, crashed bool) {
 	m.inSystem--
 	m.rec.leaveSystem(now, j.tenant)
 	switch {
+	case crashed && j.expired:
+		// Lost after its lease already expired: nothing holds it any more.
+		m.rec.lose(now, j)
+		m.rec.expire(now)
+		m.freeSlot(s)
 	case crashed:
 		// The job is lost; its slot stays taken until the lease reaps it (its ID is still
 		// held by the policy), and a tick is due then.
+		j.crashed = true
 		m.rec.lose(now, j)
-		m.scheduleTick(j.admitted + m.lease() + 1)
+		m.scheduleTick(max(now, j.admitted+m.lease()+1)) // now, if the lease already ran out unreaped
+	case j.expired: // the policy forgot it when its lease expired
+		m.rec.complete(now, j)
+		m.freeSlot(s)
 	case m.policy != nil:
 		m.rec.complete(now, j)
 		if err := m.policy.Complete(m.wallTime(now), m.ids[s], j.failed); err != nil {

@@ -183,3 +183,27 @@ func TestRunEndsWhenDrained(t *testing.T) {
 	assert.Equal(t, sc.Duration+sc.Drain, r.Simulated)
 	assert.Less(t, r.Overall.Completed, r.Overall.Arrived)
 }
+
+// A lease shorter than queueing plus service expires jobs that are still waiting at a
+// worker or running: the policy forgets them (releasing their gates), they still finish,
+// and they are counted as expired. With crashes too, nothing is lost twice or left behind.
+func TestLeaseShorterThanSojourn(t *testing.T) {
+	for _, crash := range []float64{0, 0.5} {
+		sc := &Scenario{
+			Name: "short-lease", Duration: 600 * time.Second,
+			Tenants: []Tenant{{Name: "t", Arrivals: Poisson(1.8), Service: Exp(500 * time.Millisecond)}},
+			Workers: Workers{Count: 1, CrashRate: crash},
+			Admission: &Admission{EventDriven: true, Lease: 2 * time.Second, Concurrency: 3},
+		}
+		r, err := Run(sc, 4, 0)
+		require.NoError(t, err)
+		ov := r.Overall
+		assert.Positive(t, ov.Expired, "crash rate %v", crash)
+		assert.Equal(t, ov.Arrived, ov.Completed+ov.Lost, "crash rate %v: every job finishes or is lost", crash)
+		if crash == 0 {
+			assert.Zero(t, ov.Lost)
+		} else {
+			assert.Positive(t, ov.Lost)
+		}
+	}
+}

@@ -49,7 +49,11 @@ type TenantResult struct {
 	Failed    uint64 `json:"failed"`
 	Rejected  uint64 `json:"rejected"`
 	Lost      uint64 `json:"lost"` // crashed mid-job
-	Measured  uint64 `json:"measured"`
+	// Expired counts admitted jobs whose lease ran out before they finished (a lease shorter
+	// than queueing plus service): the policy released their gates early, so caps were
+	// exceeded in fact while those jobs still ran.
+	Expired  uint64 `json:"expired"`
+	Measured uint64 `json:"measured"`
 	// Throughput is measured completions per second of measured time.
 	Throughput float64 `json:"throughput"`
 	// Share is this tenant's fraction of all measured completions.
@@ -148,7 +152,7 @@ func (m *model) result(seed uint64, rep int) *Result {
 		r.tenantArea(now, tr)
 		t := TenantResult{
 			Name: m.ten[i].name, Arrived: tr.arrived, Admitted: tr.admitted, Started: tr.started,
-			Completed: tr.completed, Failed: tr.failed, Rejected: tr.rejected, Lost: tr.lost, Measured: tr.n,
+			Completed: tr.completed, Failed: tr.failed, Rejected: tr.rejected, Lost: tr.lost, Expired: tr.expired, Measured: tr.n,
 		}
 		if measured > 0 {
 			t.Throughput = float64(tr.n) / (measured / 1e9)
@@ -177,6 +181,7 @@ func (m *model) result(seed uint64, rep int) *Result {
 		ov.Failed += t.Failed
 		ov.Rejected += t.Rejected
 		ov.Lost += t.Lost
+		ov.Expired += t.Expired
 		ov.Measured += t.Measured
 		ov.MeanInSystem += t.MeanInSystem
 		arrivedMeasured += tr.measuredArrivals
