@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -126,6 +127,7 @@ type model struct {
 	lifo     bool
 	perW     bool
 	strat    strategy.Strategy
+	fallback strategy.Strategy // when strat finds no idle worker (next_available): Best
 	pool     workerPool
 	active   int // active workers
 	inSystem int // jobs waiting or in service at the workers
@@ -233,6 +235,11 @@ func newModel(sc *Scenario, seed uint64, rep int) (*model, error) {
 		var err error
 		if m.strat, err = newStrategy(w.Strategy, Stream(seed, rep, "strategy")); err != nil {
 			return nil, err
+		}
+		if w.Strategy == "next_available" {
+			if m.fallback, err = strategy.NewBest(Stream(seed, rep, "strategy-fallback")); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if w.CrashRate > 0 {
@@ -575,7 +582,13 @@ func (m *model) dispatch(now time.Duration, s int32) {
 	m.inSystem++
 	m.rec.enterSystem(now, m.jobs[s].tenant)
 	if m.perW {
-		i, err := m.strat.Pick(m.pool, m.ten[m.jobs[s].tenant].hashKey)
+		key := m.ten[m.jobs[s].tenant].hashKey
+		i, err := m.strat.Pick(m.pool, key)
+		if errors.Is(err, strategy.ErrNoAvailableWorkers) && m.fallback != nil {
+			// wpool's next_available_worker fails when no worker is idle; a dispatcher then
+			// queues the job somewhere: at the shortest queue.
+			i, err = m.fallback.Pick(m.pool, key)
+		}
 		if err != nil {
 			// No active worker: queue at worker 0 until capacity returns.
 			i = 0

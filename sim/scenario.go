@@ -61,7 +61,8 @@ type Workers struct {
 	Queue string `json:"queue,omitempty" yaml:"queue,omitempty"`
 	// Strategy picks a worker for per-worker queues: "random", "next" (round robin), "best"
 	// (shortest queue), "p2c" (power of two choices), "hash" (jump hash of the tenant),
-	// "next_available". Zero means "best".
+	// "next_available" (an idle worker if there is one, else the shortest queue). Zero means
+	// "best".
 	Strategy string `json:"strategy,omitempty" yaml:"strategy,omitempty"`
 	// Capacity, if > 0, bounds the jobs in the system (waiting and in service, as K in
 	// M/M/c/K): an arrival that finds it full is rejected. With Capacity = Count it is
