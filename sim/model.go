@@ -79,6 +79,11 @@ type workerState struct {
 	queue  ring // per-worker queue
 	active bool
 	timer  Timer
+	// Time integrals since Warmup, for WorkerResult: of the queue length and of busy time.
+	last              time.Duration
+	queueArea, busyNs float64
+	maxQueue          int
+	completed         uint64
 }
 
 // ring is a FIFO/LIFO of job slots.
@@ -172,9 +177,15 @@ type model struct {
 // workerPool adapts the active workers to strategy.Pool.
 type workerPool struct{ m *model }
 
-func (p workerPool) Len() int           { return p.m.active }
-func (p workerPool) QueueLen(i int) int { return p.m.wk[i].queue.len() }
-func (p workerPool) Idle(i int) bool    { return !p.m.wk[i].busy }
+func (p workerPool) Len() int { return p.m.active }
+func (p workerPool) QueueLen(i int) int { // strategy.Pool's load: waiting plus running
+	w := &p.m.wk[i]
+	if w.busy {
+		return w.queue.len() + 1
+	}
+	return w.queue.len()
+}
+func (p workerPool) Idle(i int) bool { return !p.m.wk[i].busy }
 
 // expand lists the scenario's tenants, replicating those with Count > 1.
 func expand(sc *Scenario) []Tenant {
@@ -582,23 +593,7 @@ func (m *model) dispatch(now time.Duration, s int32) {
 	m.inSystem++
 	m.rec.enterSystem(now, m.jobs[s].tenant)
 	if m.perW {
-		key := m.ten[m.jobs[s].tenant].hashKey
-		i, err := m.strat.Pick(m.pool, key)
-		if errors.Is(err, strategy.ErrNoAvailableWorkers) && m.fallback != nil {
-			// wpool's next_available_worker fails when no worker is idle; a dispatcher then
-			// queues the job somewhere: at the shortest queue.
-			i, err = m.fallback.Pick(m.pool, key)
-		}
-		if err != nil {
-			// No active worker: queue at worker 0 until capacity returns.
-			i = 0
-		}
-		w := &m.wk[i]
-		if !w.busy && w.active {
-			m.begin(now, int32(i), s)
-		} else {
-			w.queue.push(s)
-		}
+		m.place(now, s)
 		return
 	}
 	for i := 0; i < m.active; i++ {
@@ -610,8 +605,47 @@ func (m *model) dispatch(now time.Duration, s int32) {
 	m.central.push(s)
 }
 
+// place gives job s to the worker the strategy picks, starting it or queueing it there.
+func (m *model) place(now time.Duration, s int32) {
+	key := m.ten[m.jobs[s].tenant].hashKey
+	i, err := m.strat.Pick(m.pool, key)
+	if errors.Is(err, strategy.ErrNoAvailableWorkers) && m.fallback != nil {
+		// wpool's next_available_worker fails when no worker is idle; a dispatcher then
+		// queues the job somewhere: at the shortest queue.
+		i, err = m.fallback.Pick(m.pool, key)
+	}
+	if err != nil {
+		// No active worker: queue at worker 0 until capacity returns.
+		i = 0
+	}
+	w := &m.wk[i]
+	if !w.busy && w.active {
+		m.begin(now, int32(i), s)
+	} else {
+		m.touch(now, int32(i))
+		w.queue.push(s)
+		if now >= m.rec.warmup {
+			w.maxQueue = max(w.maxQueue, w.queue.len())
+		}
+	}
+}
+
+// touch brings worker i's time integrals up to now, before its queue or state changes.
+func (m *model) touch(now time.Duration, i int32) {
+	w := &m.wk[i]
+	if from := max(w.last, m.rec.warmup); now > from {
+		d := float64(now - from)
+		w.queueArea += d * float64(w.queue.len())
+		if w.busy {
+			w.busyNs += d
+		}
+	}
+	w.last = now
+}
+
 // begin starts job s on worker i.
 func (m *model) begin(now time.Duration, i int32, s int32) {
+	m.touch(now, i)
 	w := &m.wk[i]
 	j := &m.jobs[s]
 	w.busy, w.slot = true, s
@@ -641,10 +675,14 @@ func (m *model) begin(now time.Duration, i int32, s int32) {
 
 // done finishes worker i's job (or loses it in a crash) and starts the next one.
 func (m *model) done(now time.Duration, i int32, crashed bool) {
+	m.touch(now, i)
 	w := &m.wk[i]
 	s := w.slot
 	j := &m.jobs[s]
 	w.busy = false
+	if !crashed && now >= m.rec.warmup {
+		w.completed++
+	}
 	m.inSystem--
 	m.rec.leaveSystem(now, j.tenant)
 	switch {
@@ -687,6 +725,7 @@ func (m *model) next(now time.Duration, i int32) {
 	var s int32 = -1
 	switch {
 	case m.perW && w.queue.len() > 0:
+		m.touch(now, i)
 		s = w.queue.popFront()
 	case !m.perW && m.central.len() > 0:
 		if m.lifo {
@@ -708,16 +747,21 @@ func (m *model) setCapacity(now time.Duration, n int) {
 		w := &m.wk[i]
 		was := w.active
 		w.active = i < n
-		if !w.active && m.perW {
-			for w.queue.len() > 0 && n > 0 {
-				m.wk[0].queue.push(w.queue.popFront())
-			}
-		}
 		if w.active && !was {
 			m.next(now, int32(i))
 		}
 	}
-	if m.perW && n > 0 {
-		m.next(now, 0)
+	if !m.perW || n == 0 {
+		return
+	}
+	// The queues of removed workers go back through the strategy, in worker order.
+	for i := n; i < len(m.wk); i++ {
+		w := &m.wk[i]
+		if w.queue.len() > 0 {
+			m.touch(now, int32(i))
+		}
+		for w.queue.len() > 0 {
+			m.place(now, w.queue.popFront())
+		}
 	}
 }

@@ -191,8 +191,8 @@ func TestLeaseShorterThanSojourn(t *testing.T) {
 	for _, crash := range []float64{0, 0.5} {
 		sc := &Scenario{
 			Name: "short-lease", Duration: 600 * time.Second,
-			Tenants: []Tenant{{Name: "t", Arrivals: Poisson(1.8), Service: Exp(500 * time.Millisecond)}},
-			Workers: Workers{Count: 1, CrashRate: crash},
+			Tenants:   []Tenant{{Name: "t", Arrivals: Poisson(1.8), Service: Exp(500 * time.Millisecond)}},
+			Workers:   Workers{Count: 1, CrashRate: crash},
 			Admission: &Admission{EventDriven: true, Lease: 2 * time.Second, Concurrency: 3},
 		}
 		r, err := Run(sc, 4, 0)
@@ -225,4 +225,49 @@ func TestNextAvailableFallsBackToShortestQueue(t *testing.T) {
 	// is within a small factor of M/M/8 (1.9 s).
 	assert.Less(t, na.Overall.Total.Mean, 4*time.Second)
 	assert.Greater(t, random.Overall.Total.Mean, 2*na.Overall.Total.Mean)
+}
+
+// Per-worker results: utilisations sum to the work done, queue averages to the time-average
+// number waiting, and shortest-queue routing spreads queues far more evenly than random.
+func TestWorkerResults(t *testing.T) {
+	sc := &Scenario{
+		Name: "workers", Duration: 4000 * time.Second, Warmup: 400 * time.Second,
+		Tenants: []Tenant{{Name: "t", Arrivals: Poisson(7.2), Service: Exp(time.Second)}},
+		Workers: Workers{Count: 8, Queue: "per-worker", Strategy: "random"},
+	}
+	spread := map[string]float64{}
+	for _, st := range []string{"random", "best"} {
+		sc.Workers.Strategy = st
+		r, err := Run(sc, 3, 0)
+		require.NoError(t, err)
+		require.Len(t, r.Workers, 8)
+		var util, queue, lo, hi float64
+		lo = math.Inf(1)
+		var done uint64
+		for _, w := range r.Workers {
+			util += w.Utilization
+			queue += w.MeanQueue
+			lo, hi = math.Min(lo, w.MeanQueue), math.Max(hi, w.MeanQueue)
+			assert.GreaterOrEqual(t, float64(w.MaxQueue), w.MeanQueue)
+			assert.True(t, w.Utilization >= 0 && w.Utilization <= 1)
+			done += w.Completed
+		}
+		assert.InDelta(t, 7.2, util, 0.4, "%s: total utilisation is λ·E[S]", st)
+		assert.InDelta(t, r.MeanWaiting, queue, 1e-6*r.MeanWaiting+1e-9, "%s: worker queues add up to the jobs waiting", st)
+		assert.InDelta(t, float64(r.Overall.Completed), float64(done), 0.2*float64(done))
+		spread[st] = hi - lo
+	}
+	assert.Less(t, spread["best"], spread["random"]/3)
+	var csvOut bytes.Buffer
+	r0, err := Run(sc, 3, 0)
+	require.NoError(t, err)
+	require.NoError(t, r0.WriteWorkersCSV(&csvOut, true))
+	assert.Equal(t, 1+8, strings.Count(csvOut.String(), "\n"))
+
+	sc.Workers.Queue = "fifo"
+	r, err := Run(sc, 3, 0)
+	require.NoError(t, err)
+	for _, w := range r.Workers {
+		assert.Zero(t, w.MeanQueue, "a central queue never queues at a worker")
+	}
 }

@@ -37,6 +37,22 @@ type Result struct {
 	// MinJain the worst one.
 	Jain    float64 `json:"jain"`
 	MinJain float64 `json:"min_jain"`
+	// Workers are the workers' queue lengths and utilisation after Warmup, in worker order.
+	Workers []WorkerResult `json:"workers"`
+}
+
+// WorkerResult is one worker's load after Warmup. With a central queue (fifo, lifo) jobs
+// never wait at a worker, so MeanQueue and MaxQueue are 0 and Result.MeanWaiting is the
+// central queue's time-average length.
+type WorkerResult struct {
+	// MeanQueue is the time-average number of jobs waiting at the worker (not running).
+	MeanQueue float64 `json:"mean_queue"`
+	// MaxQueue is the most jobs that waited at the worker at once.
+	MaxQueue int `json:"max_queue"`
+	// Utilization is the fraction of time the worker was running a job.
+	Utilization float64 `json:"utilization"`
+	// Completed counts the jobs it finished (crashes excluded).
+	Completed uint64 `json:"completed"`
 }
 
 // TenantResult is one tenant's (or the whole system's) counts and latencies.
@@ -204,6 +220,13 @@ func (m *model) result(seed uint64, rep int) *Result {
 	if measured > 0 {
 		ov.Throughput = float64(ov.Measured) / (measured / 1e9)
 		ov.Share = 1
+		res.Workers = make([]WorkerResult, len(m.wk))
+		for i := range m.wk {
+			m.touch(now, int32(i))
+			w := &m.wk[i]
+			res.Workers[i] = WorkerResult{MeanQueue: w.queueArea / measured, MaxQueue: w.maxQueue,
+				Utilization: w.busyNs / measured, Completed: w.completed}
+		}
 		res.MeanInSystem = r.areaPresent / measured
 		res.MeanWaiting = r.areaWaiting / measured
 		lambda := float64(arrivedMeasured) / measured // per ns
@@ -360,6 +383,26 @@ func (r *Result) WriteWindowsCSV(w io.Writer, header bool) error {
 			if err := cw.Write(rec); err != nil {
 				return err
 			}
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// WriteWorkersCSV writes one row per worker (queue length, utilisation, completions);
+// header if asked.
+func (r *Result) WriteWorkersCSV(w io.Writer, header bool) error {
+	cw := csv.NewWriter(w)
+	if header {
+		if err := cw.Write([]string{"scenario", "seed", "replication", "worker", "mean_queue", "max_queue", "utilization", "completed"}); err != nil {
+			return err
+		}
+	}
+	f := func(x float64) string { return strconv.FormatFloat(x, 'g', 10, 64) }
+	for i, wr := range r.Workers {
+		if err := cw.Write([]string{r.Scenario, strconv.FormatUint(r.Seed, 10), strconv.Itoa(r.Replication), strconv.Itoa(i),
+			f(wr.MeanQueue), strconv.Itoa(wr.MaxQueue), f(wr.Utilization), strconv.FormatUint(wr.Completed, 10)}); err != nil {
+			return err
 		}
 	}
 	cw.Flush()

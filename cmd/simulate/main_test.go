@@ -60,7 +60,7 @@ func TestDefaultGolden(t *testing.T) {
 	want, err := os.ReadFile(golden)
 	require.NoError(t, err, "run with -update to create it")
 	assert.Equal(t, string(want), out)
-	for _, f := range []string{"tenants.csv", "windows.csv", "result.json", "summary.txt", "plots/lag-over-time.png",
+	for _, f := range []string{"tenants.csv", "windows.csv", "workers.csv", "result.json", "summary.txt", "plots/lag-over-time.png",
 		"no-fairness-tenants.csv", "no-fairness-plots/throughput.png"} {
 		assert.FileExists(t, filepath.Join("simulate-out", "noisy-neighbour-1", f))
 	}

@@ -267,6 +267,16 @@ func writeRun(dir, prefix string, results []*sim.Result, plots string) error {
 	}); err != nil {
 		return err
 	}
+	if err := write("workers.csv", func(w io.Writer) error {
+		for i, r := range results {
+			if err := r.WriteWorkersCSV(w, i == 0); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
 	if err := write("result.json", results[0].WriteJSON); err != nil {
 		return err
 	}
