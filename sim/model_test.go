@@ -271,3 +271,25 @@ func TestWorkerResults(t *testing.T) {
 		assert.Zero(t, w.MeanQueue, "a central queue never queues at a worker")
 	}
 }
+
+func TestSummaryWorkers(t *testing.T) {
+	sc := &Scenario{
+		Name: "w", Duration: 2000 * time.Second, Warmup: 200 * time.Second,
+		Tenants: []Tenant{{Name: "t", Arrivals: Poisson(7.2), Service: Exp(time.Second)}},
+		Workers: Workers{Count: 8, Queue: "per-worker", Strategy: "random"},
+	}
+	vs := []Variant{{Name: "random", Scenario: sc}}
+	best := sc.Clone()
+	best.Workers.Strategy = "best"
+	vs = append(vs, Variant{Name: "best", Scenario: best})
+	res, err := Compare(vs, RunOptions{Seed: 1, Replications: 3})
+	require.NoError(t, err)
+	ss := Summaries(res)
+	assert.Less(t, ss[1].BusiestQueue.Mean, ss[0].BusiestQueue.Mean/3)
+	assert.LessOrEqual(t, ss[0].MinUtilization.Mean, ss[0].MaxUtilization.Mean)
+	assert.GreaterOrEqual(t, ss[0].LongestQueue.Mean, ss[0].BusiestQueue.Mean)
+	var out bytes.Buffer
+	require.NoError(t, WriteWorkers(&out, ss))
+	assert.Contains(t, out.String(), "busiest worker's queue")
+	assert.Equal(t, 3, strings.Count(out.String(), "\n"))
+}

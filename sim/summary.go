@@ -24,8 +24,15 @@ type Summary struct {
 	MeanWaiting, MeanInSystem Estimate
 	// Jain is the mean over windows of Jain's index (1 is fair), and MinJain the worst window.
 	Jain, MinJain Estimate
+	// Per-worker load (Result.Workers): the time-average queue of the busiest worker, the
+	// longest queue any worker had, and the lowest and highest utilisation. With a central
+	// queue, the queues are 0.
+	BusiestQueue, LongestQueue     Estimate
+	MinUtilization, MaxUtilization Estimate
 	// Tenants are per tenant, in scenario order (a tenant with Count n is n tenants).
 	Tenants []TenantSummary
+
+	workers int // in the first replication
 }
 
 // TenantSummary is one tenant's metrics over replications; latencies in seconds.
@@ -66,9 +73,26 @@ func Summarize(name string, rs []*Result, level float64) Summary {
 		Jain:          est(func(r *Result) float64 { return r.Jain }),
 		MinJain:       est(func(r *Result) float64 { return r.MinJain }),
 	}
+	workers := func(f func(WorkerResult) float64, pick func(a, b float64) float64) Estimate {
+		return est(func(r *Result) float64 {
+			if len(r.Workers) == 0 {
+				return math.NaN()
+			}
+			x := f(r.Workers[0])
+			for _, w := range r.Workers[1:] {
+				x = pick(x, f(w))
+			}
+			return x
+		})
+	}
+	s.BusiestQueue = workers(func(w WorkerResult) float64 { return w.MeanQueue }, math.Max)
+	s.LongestQueue = workers(func(w WorkerResult) float64 { return float64(w.MaxQueue) }, math.Max)
+	s.MinUtilization = workers(func(w WorkerResult) float64 { return w.Utilization }, math.Min)
+	s.MaxUtilization = workers(func(w WorkerResult) float64 { return w.Utilization }, math.Max)
 	if len(rs) == 0 {
 		return s
 	}
+	s.workers = len(rs[0].Workers)
 	n := len(rs[0].Tenants)
 	for _, r := range rs {
 		if len(r.Tenants) != n {
@@ -117,6 +141,22 @@ func WriteSummaries(w io.Writer, ss []Summary) error {
 	for _, s := range ss {
 		fmt.Fprintf(tw, "%s\t%v\t%v\t%v\t%v\t%v\t%v\t%v\n", s.Name, s.Throughput, s.TotalMean, s.TotalP99,
 			s.AdmissionMean, s.MeanWaiting, s.Jain, s.MinJain)
+	}
+	return tw.Flush()
+}
+
+// WriteWorkers writes one row per summary: the jobs waiting per worker on average, the
+// busiest worker's average queue, the longest queue seen, and the utilisation range.
+func WriteWorkers(w io.Writer, ss []Summary) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "\twaiting per worker\tbusiest worker's queue\tlongest queue\tutilisation min\tmax")
+	for _, s := range ss {
+		perWorker := "-"
+		if n := s.workers; n > 0 {
+			perWorker = fmt.Sprintf("%.3g", s.MeanWaiting.Mean/float64(n))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%v\t%v\t%v\t%v\n", s.Name, perWorker, s.BusiestQueue, s.LongestQueue,
+			s.MinUtilization, s.MaxUtilization)
 	}
 	return tw.Flush()
 }
