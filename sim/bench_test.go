@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"runtime"
 	"testing"
 	"time"
@@ -70,4 +71,28 @@ func BenchmarkScale(b *testing.B) {
 	}
 	runtime.ReadMemStats(&ms)
 	b.ReportMetric(float64(ms.HeapSys)/(1<<20), "heap-MiB")
+}
+
+// BenchmarkSize is simulator throughput against size, for BENCHMARKS.md's scaling figure:
+// the admission model (throttle + concurrency + fair interleave) with the same total load
+// over more and more tenants, and direct M/M/c at ρ = 0.9 with more and more workers (about
+// 0.9c jobs in service at once). A run has 200,000 jobs, or 20 per tenant if that is more,
+// so that per-tenant setup does not dominate.
+func BenchmarkSize(b *testing.B) {
+	const jobs = 200_000
+	for _, n := range []int{10, 100, 1_000, 10_000, 100_000} {
+		b.Run(fmt.Sprintf("tenants=%d", n), func(b *testing.B) { benchRun(b, mm8Admission(max(jobs, 20*n), n)) })
+	}
+	for _, c := range []int{8, 64, 512, 4096, 32768} {
+		b.Run(fmt.Sprintf("workers=%d", c), func(b *testing.B) {
+			lambda := 0.9 * float64(c)
+			d := time.Duration(float64(jobs) / lambda * 1e9)
+			benchRun(b, &Scenario{
+				Name: "mmc", Duration: d, Warmup: d / 10,
+				Tenants: []Tenant{{Name: "t", Arrivals: Poisson(lambda), Service: Exp(time.Second)}},
+				Workers: Workers{Count: c},
+				Metrics: Metrics{Window: max(d/100, time.Millisecond)},
+			})
+		})
+	}
 }

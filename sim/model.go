@@ -124,6 +124,7 @@ type model struct {
 	eng  *Engine[event]
 	ten  []tenantState
 	wk   []workerState
+	idle idleSet // idle active workers (central queue)
 	jobs []job
 	ids  []admission.JobID // per slot, created once
 	free []int32
@@ -238,6 +239,10 @@ func newModel(sc *Scenario, seed uint64, rep int) (*model, error) {
 		m.wk[i].active = true
 	}
 	m.active = w.Count
+	m.idle = newIdleSet(w.Count)
+	for i := range m.wk {
+		m.idle.add(int32(i))
+	}
 	m.capacity = w.Capacity
 	m.lifo = w.Queue == "lifo"
 	m.perW = w.Queue == "per-worker"
@@ -596,11 +601,9 @@ func (m *model) dispatch(now time.Duration, s int32) {
 		m.place(now, s)
 		return
 	}
-	for i := 0; i < m.active; i++ {
-		if !m.wk[i].busy {
-			m.begin(now, int32(i), s)
-			return
-		}
+	if i, ok := m.idle.first(); ok {
+		m.begin(now, i, s)
+		return
 	}
 	m.central.push(s)
 }
@@ -646,6 +649,7 @@ func (m *model) touch(now time.Duration, i int32) {
 // begin starts job s on worker i.
 func (m *model) begin(now time.Duration, i int32, s int32) {
 	m.touch(now, i)
+	m.idle.remove(i)
 	w := &m.wk[i]
 	j := &m.jobs[s]
 	w.busy, w.slot = true, s
@@ -680,6 +684,9 @@ func (m *model) done(now time.Duration, i int32, crashed bool) {
 	s := w.slot
 	j := &m.jobs[s]
 	w.busy = false
+	if w.active {
+		m.idle.add(i)
+	}
 	if !crashed && now >= m.rec.warmup {
 		w.completed++
 	}
@@ -747,6 +754,11 @@ func (m *model) setCapacity(now time.Duration, n int) {
 		w := &m.wk[i]
 		was := w.active
 		w.active = i < n
+		if w.active && !w.busy {
+			m.idle.add(int32(i))
+		} else {
+			m.idle.remove(int32(i))
+		}
 		if w.active && !was {
 			m.next(now, int32(i))
 		}
