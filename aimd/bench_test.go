@@ -120,8 +120,8 @@ func BenchmarkAvailable(b *testing.B) {
 }
 
 // floorKeyed is the floor of a keyed gate: a mutex and a map of pointers for Acquire, the
-// partition's pointer and the same mutex for Release, the floor AIMD update inline; no
-// tokens, no double-release detection, no hashing for sharding.
+// partition's pointer and the same mutex for Release, the floor AIMD update inline, the
+// acquire time stored; no tokens, no double-release detection, no hashing for sharding.
 type floorKeyed struct {
 	mu    sync.Mutex
 	parts map[string]*floorPart
@@ -130,9 +130,10 @@ type floorKeyed struct {
 type floorPart struct {
 	inFlight, limit int
 	ewma            float64
+	last            time.Time // the latest acquire: the time every keyed limiter keeps
 }
 
-func (f *floorKeyed) acquire(key string) (*floorPart, bool) {
+func (f *floorKeyed) acquire(now time.Time, key string) (*floorPart, bool) {
 	f.mu.Lock()
 	p := f.parts[key]
 	if p == nil {
@@ -142,6 +143,7 @@ func (f *floorKeyed) acquire(key string) (*floorPart, bool) {
 	ok := p.inFlight < p.limit
 	if ok {
 		p.inFlight++
+		p.last = now
 	}
 	f.mu.Unlock()
 	return p, ok
@@ -203,10 +205,12 @@ func BenchmarkKeyedRoundTrip(b *testing.B) {
 	})
 	b.Run("impl=floor", func(b *testing.B) {
 		f := &floorKeyed{parts: map[string]*floorPart{}}
+		now := start
 		b.ReportAllocs()
 		i := 0
 		for b.Loop() {
-			p, ok := f.acquire("tenant-0000042")
+			now = now.Add(1) // as the others do
+			p, ok := f.acquire(now, "tenant-0000042")
 			if !ok {
 				b.Fatal("denied")
 			}

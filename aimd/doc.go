@@ -63,7 +63,20 @@
 // Vegas and Gradient2 follow Netflix's code and defaults (ratelimit-aimd.md §4.1;
 // Netflix/concurrency-limits limit/VegasLimit.java and limit/Gradient2Limit.java), with
 // the randomness injected and nothing read from a clock; their tests pin Netflix's JUnit
-// vectors. Gradient2 has two opt-in fixes for known problems: BackOffOnFailure (Netflix
+// vectors. A zero field means Netflix's default:
+//
+//	Vegas      Initial 20, Max 1000, Smoothing 1, ProbeMultiplier 30 (re-probe the no-load
+//	           RTT after jitter·30·limit samples, jitter in [0.5, 1)); with L = max(1,
+//	           ⌊log10 limit⌋): Threshold L, Alpha 3L, Beta 6L; +Beta with no queue,
+//	           +L below Alpha, −L above Beta or on a failure
+//	Gradient2  Initial 20, Min 20, Max 200, Smoothing 0.2, QueueSize 4, LongWindow 600
+//	           (after a 10-sample warm-up mean), Tolerance 1.5, long-RTT decay 0.95 when
+//	           it exceeds twice the RTT
+//	Windowed   none: Netflix's WindowedLimit uses MinSamples 10, Duration 1s and
+//	           MinLatency 100µs; the zero WindowConfig passes every sample through
+//
+// The AIMD options above are off by default here, where Netflix's AIMDLimit uses Min 20,
+// Initial 20, Max 200, backoff 0.9 and timeout 5s: the seed's semantics come first. Gradient2 has two opt-in fixes for known problems: BackOffOnFailure (Netflix
 // ignores failures, issue #176) and QueueOnlyWhenUnloaded (a modest overload creeps the
 // limit up, PR #134). Invalid parameters are errors here, where Netflix's builders log a
 // warning or accept them.
@@ -93,10 +106,11 @@
 //
 // # Cost and concurrency
 //
-// Every type here is safe for concurrent use by multiple goroutines. AIMD, Vegas and
-// Gradient2 take an uncontended mutex in Observe and read their limit from an atomic word,
-// so Limit and Available take no lock; an Observe is a few floating-point operations,
-// O(1), with no allocation. Fixed is one atomic word. Windowed takes its own mutex and
+// Every type here is safe for concurrent use by multiple goroutines. An Observe is a few
+// floating-point operations under one uncontended mutex, O(1), with no allocation. AIMD
+// takes the same mutex in Limit and Available; Vegas and Gradient2 also publish their
+// limit in an atomic word, so their Limit takes no lock (AIMD does not: the atomic
+// exchange would add about a third to its Observe, the hot path). Fixed is one atomic word. Windowed takes its own mutex and
 // calls the wrapped algorithm under it. Keyed is sharded by key hash with a mutex per
 // shard; Acquire is a hash and a map lookup under the shard's lock, and Release finds the
 // partition through the token, with no hashing; neither allocates once the partition
