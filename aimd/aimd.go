@@ -243,7 +243,7 @@ func ewmaDuration(ms float64) time.Duration {
 // An AIMD is safe for concurrent use by multiple goroutines: every method takes one mutex.
 // Limit and Available take it too, rather than reading an atomic copy of the limit as
 // Vegas and Gradient2 do: Observe is the hot path, and publishing the copy (an atomic
-// exchange) would cost it about a third more. [Keyed] keeps AIMD state inline under its
+// exchange) would cost it about 40% more. [Keyed] keeps AIMD state inline under its
 // own lock and pays neither.
 type AIMD struct {
 	p  params // read-only after New
