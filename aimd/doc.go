@@ -110,8 +110,8 @@
 // floating-point operations under one uncontended mutex, O(1), with no allocation. AIMD
 // takes the same mutex in Limit and Available; Vegas and Gradient2 also publish their
 // limit in an atomic word, so their Limit takes no lock (AIMD does not: the atomic
-// exchange would add about 40% to its Observe, the hot path). Fixed is one atomic word. Windowed takes its own mutex and
-// calls the wrapped algorithm under it. Keyed is sharded by key hash with a mutex per
+// exchange would add about 40% to its Observe, the hot path). Fixed is one atomic word.
+// Windowed takes its own mutex and calls the wrapped algorithm under it. Keyed is sharded by key hash with a mutex per
 // shard; Acquire is a hash and a map lookup under the shard's lock, and Release finds the
 // partition through the token, with no hashing; neither allocates once the partition
 // exists. BENCHMARKS.md at the repository root compares them with the figures measured
