@@ -148,12 +148,26 @@ func (a *Allocator[K, I, T]) Fallback(key K, members []Weighted[T], tiers []func
 }
 
 // gather validates members and finds (or creates) each one's counter, recording its
-// position in a.pos. It fails before any counter changes.
+// position in a.pos. On an error it undoes what it created (counters, the pool key), so a
+// rejected call changes nothing.
 func (a *Allocator[K, I, T]) gather(key K, members []Weighted[T]) (*pool[I], error) {
 	p := a.pools[key]
-	if p == nil {
+	created := p == nil
+	if created {
 		p = &pool[I]{index: map[I]int32{}}
 		a.pools[key] = p
+	}
+	n0 := len(p.ent)
+	undo := func(err error) (*pool[I], error) {
+		for _, c := range p.ent[n0:] {
+			delete(p.index, c.id)
+		}
+		clear(p.ent[n0:]) // do not retain the IDs
+		p.ent = p.ent[:n0]
+		if created {
+			delete(a.pools, key)
+		}
+		return nil, err
 	}
 	n := len(members)
 	if cap(a.pos) < n {
@@ -166,7 +180,7 @@ func (a *Allocator[K, I, T]) gather(key K, members []Weighted[T]) (*pool[I], err
 	for i, m := range members {
 		id := a.id(m.Value)
 		if err := checkWeight(m.Weight); err != nil {
-			return nil, fmt.Errorf("%w (member %v)", err, id)
+			return undo(fmt.Errorf("%w (member %v)", err, id))
 		}
 		c, ok := p.index[id]
 		if !ok {
@@ -175,7 +189,7 @@ func (a *Allocator[K, I, T]) gather(key K, members []Weighted[T]) (*pool[I], err
 			p.index[id] = c
 		}
 		if p.ent[c].stamp == a.seq {
-			return nil, fmt.Errorf("wdrr: member %v passed twice", id)
+			return undo(fmt.Errorf("wdrr: member %v passed twice", id))
 		}
 		p.ent[c].stamp = a.seq
 		a.pos[i] = c

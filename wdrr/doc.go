@@ -38,15 +38,17 @@
 //   - A weight must be in [1, MaxWeight]: 0 is an error, not a member that is never picked
 //     (or, in smallnest/weighted, picked anyway), as DripDrop's schema also requires.
 //   - [SWRR.Fail] is nginx's failure accounting on weights: e drops by w/MaxFails (integer
-//     division, floor 0) and recovers by 1 per scan in which the member is eligible.
+//     division, floor 0) and recovers by 1 per scan in which the member is eligible. A zero
+//     MaxFails means nginx's default of 1; nginx's max_fails=0 (no accounting) is simply
+//     not calling Fail.
 //   - Membership changes, which OSS nginx only does by reloading: [SWRR.Add] appends with
 //     c = 0 (last in tie order); [SWRR.Remove] shares the member's c equally among the others,
 //     so their relative order is kept and the current weights still sum to zero;
 //     [SWRR.SetWeight] keeps c and the failure shortfall w − e; [SWRR.Reset] zeroes c and
 //     restores e.
-//   - Members are identified by [ID]s in insertion order, not by value: T need not be
-//     comparable, and equal values are distinct members (as two identical nginx server
-//     lines are two peers).
+//   - Members are identified by [ID]s in insertion order, so T need not be comparable. Two
+//     members with equal values (where == can compare them) are an error, not two peers as
+//     two identical nginx server lines are.
 //   - The tie order is a [Rule]: Nginx (the default: the earliest member wins) or DripDrop
 //     (the larger static weight, then the earliest; the Allocator's default). They differ:
 //     weights 1,2,3,4 give d c b d a c d b c d under Nginx and d c b d c a d b c d under
@@ -125,16 +127,18 @@
 // # Cost
 //
 // [SWRR.Next] is one O(n) scan with no allocation. When there is a predicate, its n calls
-// dominate: an indirect call costs about a nanosecond, so at n = 1024 the calls alone cost
-// about as much as smallnest/weighted's whole unfiltered scan (BenchmarkNext measures this
-// floor, impl=floor-predicate-calls, in the same run). [SWRR.Add] is amortised O(1), [SWRR.Remove] and [SWRR.Reset]
-// are O(n), and [SWRR.SetWeight] and [SWRR.Fail] are O(log n). The scheduler state is
+// dominate: an indirect call costs 1.5 ns or so, so at n = 1024 the calls alone cost more
+// than smallnest/weighted's whole unfiltered scan (BenchmarkNext measures this floor,
+// impl=floor-predicate-calls, in the same run). [SWRR.Add] is O(n) for comparable values
+// (the duplicate check) and amortised O(1) otherwise; [NewSWRR], [SWRR.Remove] and
+// [SWRR.Reset] are O(n), and [SWRR.SetWeight] and [SWRR.Fail] are O(log n). The scheduler state is
 // 24 bytes per member (current, effective and static weight, ID), plus the value.
 // [Allocator.Pick] does a map lookup per member.
 //
 // [DRR.Push] is one map lookup, plus a map insert when a key becomes backlogged. [DRR.Pop]
-// is O(1) when every quantum is at least the largest cost, since a key that moves to the tail
-// can then send on its next turn. With smaller quanta a key needs several turns per item.
+// is amortised O(1) when every quantum is at least the largest cost, since a key that moves
+// to the tail can then send on its next turn: each turn that sends nothing is followed by
+// one that sends. With smaller quanta a key needs several turns per item.
 // Rather than loop turn by turn as Linux does, Pop detects a whole round in which no key
 // sends and adds the quanta of the rounds still needed in one step. So a Pop costs at most
 // O(active keys) whatever the costs, with the same result. Items and keys live in slabs with

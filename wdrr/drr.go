@@ -179,9 +179,9 @@ func (d *DRR[K, T]) activate(key K) int32 {
 // to the tail. A key whose queue empties leaves the active list, and its deficit is
 // forgotten.
 //
-// Cost: O(1) when every quantum is at least the largest cost, since then a key that moves to
-// the tail can always send on its next turn. With smaller quanta a key needs several turns
-// per item; rather than loop turn by turn (Linux does), Pop notices a whole round in which
+// Cost: amortised O(1) when every quantum is at least the largest cost, since then a key
+// that moves to the tail can always send on its next turn. With smaller quanta a key needs
+// several turns per item; rather than loop turn by turn (Linux does), Pop notices a whole round in which
 // no key could send and adds the rounds still needed to every key in one step, so a Pop
 // costs at most O(active keys), whatever the costs.
 func (d *DRR[K, T]) Pop() (K, T, bool) {

@@ -163,6 +163,16 @@ func (r *refSWRR) find(id wdrr.ID) int {
 	return -1
 }
 
+// findValue returns the position of the member holding v, or -1.
+func (r *refSWRR) findValue(v int) int {
+	for i, m := range r.ms {
+		if m.v == v {
+			return i
+		}
+	}
+	return -1
+}
+
 func (r *refSWRR) remove(id wdrr.ID) bool {
 	i := r.find(id)
 	if i < 0 {

@@ -406,7 +406,7 @@ func replayAllocator(r *rand.Rand, rule wdrr.Rule, steps int) string {
 				}
 			}
 		}
-		before := a.Counters(key, nil)
+		before, keysBefore := a.Counters(key, nil), a.Len()
 		var desc string
 		if r.IntN(2) == 0 {
 			pred := dripdropTiers[r.IntN(3)]
@@ -460,9 +460,8 @@ func replayAllocator(r *rand.Rand, rule wdrr.Rule, steps int) string {
 			}
 		}
 		if bad != "" {
-			// Counters may gain zero entries for new IDs, but nothing else changes.
-			if after := a.Counters(key, nil); !slices.Equal(nonzero(before), nonzero(after)) {
-				return fmt.Sprintf("step %d: %s failed but changed counters %v → %v", step, desc, before, after)
+			if after := a.Counters(key, nil); !slices.Equal(before, after) || a.Len() != keysBefore {
+				return fmt.Sprintf("step %d: %s failed but changed counters %v → %v (%d → %d keys)", step, desc, before, after, keysBefore, a.Len())
 			}
 		} else if msg := sameAllocator(a, m, key); msg != "" {
 			return fmt.Sprintf("after step %d (%s): %s", step, desc, msg)
@@ -476,12 +475,6 @@ func replayAllocator(r *rand.Rand, rule wdrr.Rule, steps int) string {
 		}
 	}
 	return ""
-}
-
-// nonzero returns the counters that are not zero: a failed call may add zero counters for
-// IDs it had not seen, which are the same as absent ones.
-func nonzero(cs []wdrr.Counter[int]) []wdrr.Counter[int] {
-	return slices.DeleteFunc(slices.Clone(cs), func(c wdrr.Counter[int]) bool { return c.Current == 0 })
 }
 
 func sameAllocator(a *wdrr.Allocator[string, int, sender], m *refAllocator, key string) string {

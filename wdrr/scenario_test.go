@@ -97,10 +97,9 @@ func replaySWRR(r *rand.Rand, rule wdrr.Rule, steps int) string {
 		n = r.IntN(40)
 	}
 	ws := genWeights(r, n)
-	vals := make([]int, n)
+	vals := r.Perm(100)[:n] // distinct: equal values are rejected (Add below tries them)
 	members := make([]wdrr.Weighted[int], n)
 	for i := range vals {
-		vals[i] = r.IntN(100) // equal values are distinct members
 		members[i] = wdrr.Weighted[int]{Value: vals[i], Weight: ws[i]}
 	}
 	maxFails := r.IntN(4)
@@ -156,6 +155,13 @@ func replaySWRR(r *rand.Rand, rule wdrr.Rule, steps int) string {
 			if w < 1 || w > wdrr.MaxWeight {
 				if err == nil {
 					return fmt.Sprintf("step %d: %s accepted", step, desc)
+				}
+				break
+			}
+			if dup := m.findValue(v); dup >= 0 {
+				want := fmt.Sprintf("wdrr: duplicate member %d (member ID %d)", v, m.ms[dup].id)
+				if err == nil || err.Error() != want {
+					return fmt.Sprintf("step %d: %s = %d, %v; want error %q", step, desc, id, err, want)
 				}
 				break
 			}

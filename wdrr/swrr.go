@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 )
 
@@ -115,10 +116,13 @@ type slot struct {
 // eligibility evaluated inside the scan, nginx's failure accounting and dynamic membership.
 // See the package documentation for the algorithm and its bounds.
 //
-// Members are identified by [ID]s, not by their values: T need not be comparable, and two
-// members may hold equal values (nginx, too, treats two server lines with the same address
-// as two peers). Operations on an ID that is not a member return an error wrapping
-// [ErrUnknownMember].
+// Members are identified by [ID]s, so T need not be comparable. Where values can be
+// compared with ==, two members may not hold equal values: the constructor and Add reject a
+// duplicate, which is almost always a configuration mistake (wrap the value with a distinct
+// field to have two peers at one address, as two identical nginx server lines are).
+// Values that cannot be compared (functions, slices, maps, and structs, arrays or
+// interfaces holding them) are not checked. Operations on an ID that is not a member return
+// an error wrapping [ErrUnknownMember].
 //
 // An SWRR is owned by one goroutine: no method is safe for concurrent use. Share it through
 // [Locked], which serialises every call with a mutex.
@@ -130,11 +134,13 @@ type SWRR[T any] struct {
 	rule  Rule
 	fails int    // MaxFails, >= 1
 	ok    []bool // Strict's scratch, as long as vals' capacity, so Next never allocates
+	dedup bool   // T's values may be comparable: check Add for duplicates
 }
 
 // NewSWRR returns an nginx-rule SWRR over members, in order: the members get IDs 0, 1, …
 // An empty member list is allowed (Next returns ErrExhausted until members are added). A
-// weight outside [1, MaxWeight] is an error naming the weight and the member's position.
+// weight outside [1, MaxWeight] is an error naming the weight and the member's position, and
+// two equal values are an error naming the value and both positions (see [SWRR]).
 func NewSWRR[T any](members ...Weighted[T]) (*SWRR[T], error) {
 	return NewSWRRWith(SWRRConfig{}, members...)
 }
@@ -152,7 +158,21 @@ func NewSWRRWith[T any](c SWRRConfig, members ...Weighted[T]) (*SWRR[T], error) 
 			return nil, fmt.Errorf("%w (member %d)", err, i)
 		}
 	}
-	s := &SWRR[T]{rule: c.Rule, fails: max(c.MaxFails, 1)}
+	dedup := reflect.TypeFor[T]().Comparable()
+	if dedup && len(members) > 1 {
+		seen := make(map[any]int, len(members)) // garbage once built: no state per member
+		for i, m := range members {
+			v := any(m.Value)
+			if !comparableValue(v) {
+				continue
+			}
+			if j, dup := seen[v]; dup {
+				return nil, fmt.Errorf("wdrr: duplicate member %v (members %d and %d)", m.Value, j, i)
+			}
+			seen[v] = i
+		}
+	}
+	s := &SWRR[T]{rule: c.Rule, fails: max(c.MaxFails, 1), dedup: dedup}
 	if s.rule == DefaultRule {
 		s.rule = Nginx
 	}
@@ -175,6 +195,13 @@ func (s *SWRR[T]) growScratch() {
 	if s.rule == Strict && len(s.ok) < cap(s.vals) {
 		s.ok = make([]bool, cap(s.vals))
 	}
+}
+
+// comparableValue reports whether v can be compared with == without panicking: a nil
+// interface can, and reflect says for the rest (it looks inside interfaces, structs and
+// arrays). If it reports true, v == x cannot panic for any x.
+func comparableValue(v any) bool {
+	return v == nil || reflect.ValueOf(v).Comparable()
 }
 
 func checkWeight(w int) error {
@@ -356,13 +383,23 @@ func (s *SWRR[T]) pickTwoPass(eligible func(T) bool) int {
 // Add appends a member with the given weight and returns its ID. The new member starts with
 // current weight 0 and full effective weight, so the other members' current weights, and
 // their sum (zero), are unchanged; being last, it loses ties to every earlier member.
-// Cost: amortised O(1).
+// A weight outside [1, MaxWeight] is an error, and so is a value equal to a member's (see
+// [SWRR]), naming that member's ID. Cost: O(n) comparisons for comparable values (the
+// duplicate check; build large pools with NewSWRR, which checks in O(n) total), amortised
+// O(1) otherwise.
 func (s *SWRR[T]) Add(v T, weight int) (ID, error) {
 	if err := checkWeight(weight); err != nil {
 		return 0, err
 	}
 	if len(s.vals) >= maxMembers {
 		return 0, fmt.Errorf("wdrr: at most %d members, got %d", maxMembers, len(s.vals)+1)
+	}
+	if x := any(v); s.dedup && comparableValue(x) {
+		for i := range s.vals {
+			if any(s.vals[i]) == x {
+				return 0, fmt.Errorf("wdrr: duplicate member %v (member ID %d)", v, s.ids[i])
+			}
+		}
 	}
 	id := s.next
 	s.next++

@@ -54,6 +54,8 @@ func TestNewSWRRErrors(t *testing.T) {
 			"wdrr: Rule must be DefaultRule, Nginx, DripDrop or Strict, got Rule(9)"},
 		{"negative MaxFails", wdrr.SWRRConfig{MaxFails: -1}, nil,
 			"wdrr: MaxFails must be >= 0, got -1"},
+		{"duplicate", wdrr.SWRRConfig{}, []wdrr.Weighted[string]{w("a", 1), w("b", 2), w("a", 3)},
+			"wdrr: duplicate member a (members 0 and 2)"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -79,6 +81,8 @@ func TestSWRRMethodErrors(t *testing.T) {
 		assert.EqualError(t, err, "wdrr: unknown member 7")
 		assert.ErrorIs(t, err, wdrr.ErrUnknownMember)
 	}
+	_, err = s.Add("a", 2)
+	assert.EqualError(t, err, "wdrr: duplicate member a (member ID 0)")
 	require.NoError(t, s.Remove(0))
 	assert.EqualError(t, s.Remove(0), "wdrr: unknown member 0", "an ID is gone once removed")
 	_, ok := s.Member(0)
@@ -263,6 +267,46 @@ func TestLockedConcurrent(t *testing.T) {
 	assert.Equal(t, 3, l.Len())
 }
 
+// TestDuplicates: equal values are rejected wherever == can compare them (pointers by
+// identity, interfaces by their dynamic values), and never cause a panic where it cannot;
+// a removed value may come back.
+func TestDuplicates(t *testing.T) {
+	type peer struct{ addr string }
+	p, q := &peer{"x"}, &peer{"x"}
+	_, err := wdrr.NewSWRR(wdrr.Weighted[*peer]{Value: p, Weight: 1}, wdrr.Weighted[*peer]{Value: q, Weight: 1})
+	assert.NoError(t, err, "distinct pointers are distinct members")
+	_, err = wdrr.NewSWRR(wdrr.Weighted[peer]{Value: peer{"x"}, Weight: 1}, wdrr.Weighted[peer]{Value: peer{"x"}, Weight: 1})
+	assert.EqualError(t, err, "wdrr: duplicate member {x} (members 0 and 1)")
+
+	// T = any: comparable dynamic values are checked, the others (a slice, a struct holding
+	// one) are not, and comparing against them does not panic.
+	type holder struct{ v any }
+	a, err := wdrr.NewSWRR(wdrr.Weighted[any]{Value: []int{1}, Weight: 1}, wdrr.Weighted[any]{Value: []int{1}, Weight: 1},
+		wdrr.Weighted[any]{Value: holder{[]int{1}}, Weight: 1}, wdrr.Weighted[any]{Value: holder{[]int{1}}, Weight: 1},
+		wdrr.Weighted[any]{Value: nil, Weight: 1}, wdrr.Weighted[any]{Value: 7, Weight: 1})
+	require.NoError(t, err)
+	_, err = a.Add(holder{[]int{2}}, 1)
+	assert.NoError(t, err)
+	_, err = a.Add(holder{3}, 1)
+	assert.NoError(t, err)
+	_, err = a.Add(holder{3}, 1)
+	assert.EqualError(t, err, "wdrr: duplicate member {3} (member ID 7)")
+	_, err = a.Add(nil, 1)
+	assert.EqualError(t, err, "wdrr: duplicate member <nil> (member ID 4)")
+	_, err = a.Add(7, 1)
+	assert.EqualError(t, err, "wdrr: duplicate member 7 (member ID 5)")
+	require.NoError(t, a.Remove(5))
+	_, err = a.Add(7, 1)
+	assert.NoError(t, err, "a removed value may be added again")
+	assert.Empty(t, checkInvariants(a))
+
+	// A type == cannot compare is not checked at all.
+	f, err := wdrr.NewSWRR(wdrr.Weighted[[]int]{Value: nil, Weight: 1}, wdrr.Weighted[[]int]{Value: nil, Weight: 1})
+	require.NoError(t, err)
+	_, err = f.Add(nil, 1)
+	assert.NoError(t, err)
+}
+
 func TestRuleString(t *testing.T) {
 	assert.Equal(t, "DefaultRule Nginx DripDrop Strict Rule(7)",
 		strings.Join([]string{wdrr.DefaultRule.String(), wdrr.Nginx.String(), wdrr.DripDrop.String(), wdrr.Strict.String(), wdrr.Rule(7).String()}, " "))
@@ -277,7 +321,7 @@ func TestNextDoesNotAllocate(t *testing.T) {
 	for _, rule := range []wdrr.Rule{wdrr.Nginx, wdrr.DripDrop, wdrr.Strict} {
 		s, _ := wdrr.NewSWRRWith(wdrr.SWRRConfig{Rule: rule}, w("a", 3), w("b", 2))
 		for i := range 40 {
-			_, err := s.Add(string(rune('c'+i%20)), 1+i%4)
+			_, err := s.Add(string(rune('c'+i)), 1+i%4)
 			require.NoError(t, err)
 		}
 		eligible := func(v string) bool { return v != "b" }
