@@ -106,7 +106,7 @@ func TestBestIsFirstMinimum(t *testing.T) {
 		a, twin := seededRand(r)
 		b := must(strategy.NewBest(a))
 		for step := range 20 {
-			p := genPool(r, []int{3, 16, 200}[r.IntN(3)])
+			p := genPool(r, []int{3, 16, 40, 200}[r.IntN(4)])
 			var pool strategy.Pool = p
 			if r.IntN(2) == 0 {
 				l := strategy.Loads(p.loads)
