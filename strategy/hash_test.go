@@ -84,7 +84,7 @@ func TestJumpHashMatchesGoJump(t *testing.T) {
 // the upper half of the buckets, up to n = MaxInt.
 func TestJumpHashLargeN(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	for _, n := range []int{math.MaxInt32 + 1, 1 << 40, 1<<53 + 1, math.MaxInt - 1, math.MaxInt} {
+	for _, n := range []int{math.MaxInt32 + 1, 1<<32 - 1, 1 << 32, 1 << 40, 1<<53 + 1, math.MaxInt - 1, math.MaxInt} {
 		upper := 0
 		const keys = 2000
 		for range keys {
