@@ -14,13 +14,30 @@ package strategy
 // Cost: expected O(ln n) steps, no memory. key should already be well mixed (a hash of the
 // job's identity, see [StringKey]); small consecutive integers work but are not ideal.
 func JumpHash(key uint64, n int) int {
+	if n >= 1<<32 {
+		return jumpLarge(key, n)
+	}
+	// Below 2^32 buckets, b+1 < 2^32 and f < 2^32·2^31 = 2^63, so int64(f) is defined
+	// and this is go-jump's loop exactly.
+	b, j := int64(-1), int64(0)
+	for j < int64(n) {
+		b = j
+		key = key*2862933555777941757 + 1
+		j = int64(float64(b+1) * (float64(int64(1)<<31) / float64((key>>33)+1)))
+	}
+	return int(b)
+}
+
+// jumpLarge is JumpHash for n >= 2^32, where f can reach 2^63.
+func jumpLarge(key uint64, n int) int {
 	b, j := int64(-1), int64(0)
 	for j < int64(n) {
 		b = j
 		key = key*2862933555777941757 + 1
 		f := float64(b+1) * (float64(int64(1)<<31) / float64((key>>33)+1))
-		// go-jump converts f with int64(f), which is undefined in Go beyond 2^63; such an f
-		// is past every n, so stop there instead. For every other f this is the same test.
+		// int64(f) is undefined in Go beyond 2^63, where go-jump's conversion would be;
+		// such an f is past every n, so stop there instead. For every other f this is the
+		// same test.
 		if f >= 1<<63 {
 			break
 		}

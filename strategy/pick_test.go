@@ -87,6 +87,41 @@ func TestCustom(t *testing.T) {
 	assert.Equal(t, -1, i)
 }
 
+// TestCustomContract: whatever the function answers, Custom returns it when it is a
+// worker of the pool, passes the function's error through, turns an out-of-range answer
+// into an error with -1, and never calls the function on an empty pool.
+func TestCustomContract(t *testing.T) {
+	mine := errors.New("mine")
+	forAll(t, "Custom keeps the contract whatever its function does", *trials, func(r *rand.Rand) string {
+		for step := range 20 {
+			n := r.IntN(6)
+			answer := r.IntN(n+4) - 2
+			var fail error
+			if r.IntN(5) == 0 {
+				fail = mine
+			}
+			calls := 0
+			c := strategy.Custom(func(p strategy.Pool, key uint64) (int, error) {
+				calls++
+				return answer, fail
+			})
+			got, err := c.Pick(zeros(n), r.Uint64())
+			switch {
+			case n == 0 && (calls != 0 || !errors.Is(err, strategy.ErrNoWorkers) || got != -1):
+				return fmt.Sprintf("step %d: empty pool: Pick = %d, %v after %d calls", step, got, err, calls)
+			case n == 0:
+			case fail != nil && (!errors.Is(err, mine) || got != -1):
+				return fmt.Sprintf("step %d: function failed, Pick = %d, %v", step, got, err)
+			case fail == nil && (answer < 0 || answer >= n) && (err == nil || got != -1):
+				return fmt.Sprintf("step %d: answer %d of %d accepted: %d, %v", step, answer, n, got, err)
+			case fail == nil && answer >= 0 && answer < n && (err != nil || got != answer):
+				return fmt.Sprintf("step %d: answer %d of %d became %d, %v", step, answer, n, got, err)
+			}
+		}
+		return ""
+	})
+}
+
 // cyclicFirst returns the first index visited cyclically from start for which ok holds,
 // or -1: the specification of Best and NextAvailable, written as a plain loop.
 func cyclicFirst(n, start int, ok func(i int) bool) int {
@@ -106,7 +141,7 @@ func TestBestIsFirstMinimum(t *testing.T) {
 		a, twin := seededRand(r)
 		b := must(strategy.NewBest(a))
 		for step := range 20 {
-			p := genPool(r, []int{3, 16, 200}[r.IntN(3)])
+			p := genPool(r, []int{3, 16, 40, 200}[r.IntN(4)])
 			var pool strategy.Pool = p
 			if r.IntN(2) == 0 {
 				l := strategy.Loads(p.loads)
