@@ -314,6 +314,18 @@ func TestMaxMinFairKubernetesVectors(t *testing.T) {
 	assert.Equal(t, []float64{6, 2}, got)
 }
 
+// TestMaxMinFairFarApartWeights pins a bug: the remaining weight was kept by subtracting
+// from the total, which left 0 after a user of weight 1e20 was served, so the level became
+// 4/0 and the user of weight 1 got its whole demand of 10 from a capacity of 5.
+func TestMaxMinFairFarApartWeights(t *testing.T) {
+	got, err := interleave.MaxMinFair([]float64{1, 10}, 5, []float64{1e20, 1})
+	require.NoError(t, err)
+	assert.Equal(t, []float64{1, 4}, got)
+	got, err = interleave.MaxMinFair([]float64{10, 1e21}, 1e20+5, []float64{1, 1e20})
+	require.NoError(t, err)
+	assert.InDeltaSlice(t, []float64{1, 1e20 + 4}, got, 1e5)
+}
+
 func TestMetricErrors(t *testing.T) {
 	nan := math.NaN()
 	_, err := interleave.Jain(nil)

@@ -338,6 +338,11 @@ func TestMaxMinFairCharacterisation(t *testing.T) {
 			}
 			weights[i] = float64(1 + r.IntN(4))
 		}
+		if r.IntN(4) == 0 { // weights far apart, where float sums lose the small ones
+			for i := range weights {
+				weights[i] = math.Pow(10, float64(r.IntN(41)-20))
+			}
+		}
 		if r.IntN(3) == 0 {
 			weights = nil
 		}
