@@ -269,6 +269,9 @@ func TestTimeQuantaTable(t *testing.T) {
 		{[]time.Duration{time.Second, time.Hour}, 10, []int{9, 1}}, // at least 1
 		{[]time.Duration{time.Second, time.Second, time.Second}, 6, []int{2, 2, 2}},
 		{[]time.Duration{time.Second, time.Second, time.Second}, 0, []int{1, 1, 1}},
+		// A single key gets the whole size, even at MaxInt, where float64(size) is 2^63 and
+		// converting it back to int overflowed to a quantum of 1.
+		{[]time.Duration{time.Second}, math.MaxInt, []int{math.MaxInt}},
 		// Equal consumption gives exactly size/N: the seed's formula, summing 1/c fourteen
 		// times in float64, gives 49 here.
 		{slices.Repeat([]time.Duration{100 * ms}, 14), 700, slices.Repeat([]int{50}, 14)},
