@@ -117,11 +117,12 @@ func (c BatchConfig[K]) Validate() error {
 // the cost of the selection. On error dst is returned unchanged. It does not allocate once
 // dst and the Interleaver's buffers are large enough.
 //
-// Cost: one call of key, one map lookup and a few integer operations per scanned item. Without Time the scan
-// stops as soon as the leading keys, in first-appearance order, have each taken their whole
-// quantum and together fill size; this is one scan of a prefix of pending, never
-// O(quantum·keys) or O(len(pending)·keys). With Time, the quanta depend on every key in
-// pending, so all of pending is scanned. Scratch space is O(keys + size·quantum) integers.
+// Cost: one call of key, one map lookup and a few integer operations per scanned item, in
+// one scan of a prefix of pending; never O(quantum·keys) or O(len(pending)·keys). Without
+// Time the scan stops as soon as the leading keys, in first-appearance order, have each
+// taken their whole quantum and together fill size; when they never do (phase 1 falls short
+// and the top-up decides), and always with Time, whose quanta depend on every key, all of
+// pending is scanned. Scratch space is O(keys + size·quantum) integers.
 func (iv *Interleaver[T, K]) AppendBatch(dst, pending []T, key func(T) K, c BatchConfig[K]) ([]T, BatchStats, error) {
 	st, err := iv.batch(pending, key, c)
 	if err != nil {
@@ -384,7 +385,8 @@ func (iv *Interleaver[T, K]) assemble() (phase1, topup int) {
 // least one. The weights are normalised by the largest before summing, in the order given,
 // so the result is deterministic bit for bit and keys with equal consumption get exactly
 // equal quanta (size/N when N divides size). The arithmetic is float64, as in the seed: when
-// size·w_k/Σw is an exact integer for unequal weights, rounding may give one less.
+// size·w_k/Σw is an exact integer for unequal weights, rounding may give one less, and sizes
+// above 2^53, which float64 does not hold exactly, are rounded. No quantum exceeds size.
 //
 // TimeQuanta returns an error, and dst unchanged, if floor <= 0, size < 0 or a consumed time
 // is negative.
@@ -411,7 +413,13 @@ func TimeQuanta(dst []int, consumed []time.Duration, floor time.Duration, size i
 	for _, d := range consumed {
 		w := float64(least) / float64(max(d, floor))
 		q := math.Floor(float64(size) * w / sum)
-		dst = append(dst, max(int(q), 1))
+		// w/sum <= 1, so the quantum is at most size; near MaxInt, float64(size) rounds up
+		// to 2^63, which int() would turn into a negative number.
+		quantum := size
+		if q < float64(size) {
+			quantum = int(q)
+		}
+		dst = append(dst, max(quantum, 1))
 	}
 	return dst, nil
 }

@@ -60,7 +60,10 @@ const maxExponent = 700
 
 // NewDecayed returns a tracker whose counts halve every halfLife (dispatch_policy's
 // fairness_half_life, 60 s by default). It returns an error if halfLife <= 0; the seed's
-// "no fairness sort" setting is simply not using a Decayed.
+// "no fairness sort" setting is simply not using a Decayed. A time.Duration is an integer, so
+// the seed's NaN or infinite half-life cannot reach this function as such: converting a NaN
+// float64 of seconds to a Duration gives math.MinInt64 on amd64 and 0 on arm64, both
+// rejected here.
 func NewDecayed[K comparable](halfLife time.Duration) (*Decayed[K], error) {
 	if halfLife <= 0 {
 		return nil, fmt.Errorf("interleave: halfLife must be > 0, got %v", halfLife)
@@ -154,20 +157,24 @@ func (d *Decayed[K]) sortRanked() {
 	slices.SortStableFunc(d.ranked, func(a, b rankedKey) int { return cmp.Compare(a.v, b.v) })
 }
 
-// Prune removes the keys whose decayed count at now is below threshold (keys never admitted
-// count 0) and returns how many it removed. A removed key behaves as a key never seen, so
-// pruning with a threshold near 0 (say 1e−3) loses almost nothing. It does not move the
-// clock and costs O(keys held).
-func (d *Decayed[K]) Prune(now time.Time, threshold float64) int {
+// Prune removes the keys whose decayed count at now is below threshold or 0 (keys never
+// admitted count 0) and returns how many it removed. A removed key behaves as a key never
+// seen, so pruning with a threshold near 0 (say 1e−3) loses almost nothing, and threshold 0
+// removes only keys whose count is exactly 0. It does not move the clock and costs O(keys
+// held). It returns an error, removing nothing, if threshold is NaN or negative.
+func (d *Decayed[K]) Prune(now time.Time, threshold float64) (int, error) {
+	if !(threshold >= 0) {
+		return 0, fmt.Errorf("interleave: threshold must be >= 0, got %v", threshold)
+	}
 	t := d.at(now)
 	n := 0
 	for k, e := range d.m { // the set removed does not depend on iteration order
-		if d.value(e, t) < threshold {
+		if v := d.value(e, t); v < threshold || v == 0 {
 			delete(d.m, k)
 			n++
 		}
 	}
-	return n
+	return n, nil
 }
 
 // Budget is the budget of one [Decayed.Tick]. Exactly one of its fields is set.

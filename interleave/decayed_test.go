@@ -224,10 +224,31 @@ func TestDecayedPrune(t *testing.T) {
 		require.NoError(t, d.Admit(at(time.Duration(k)*time.Second), k, 1))
 	}
 	// At t+9s key k has decayed to 2^−(9−k).
-	assert.Equal(t, 6, d.Prune(at(9*time.Second), 0.1)) // keys 0..5 hold at most 2^−4
+	n, err := d.Prune(at(9*time.Second), 0.1) // keys 0..5 hold at most 2^−4
+	require.NoError(t, err)
+	assert.Equal(t, 6, n)
 	assert.Equal(t, 4, d.Len())
 	assert.Equal(t, 0.0, d.Value(at(9*time.Second), 0))
 	assert.InDelta(t, 0.25, d.Value(at(9*time.Second), 7), 1e-12)
+
+	// A tick records the keys it is given, admitted or not; threshold 0 removes exactly the
+	// keys that count 0 (never admitted, or decayed to 0), and nothing else.
+	_, err = d.Tick(at(9*time.Second), []int{7, 20, 21}, interleave.Budget{PerKey: 1}, func(k, _ int) int { return 0 })
+	require.NoError(t, err)
+	assert.Equal(t, 6, d.Len())
+	n, err = d.Prune(at(9*time.Second), 0)
+	require.NoError(t, err)
+	assert.Equal(t, 2, n)
+	assert.Equal(t, 4, d.Len())
+	n, err = d.Prune(at(time.Hour), 0) // 2^−3591 underflows to 0
+	require.NoError(t, err)
+	assert.Equal(t, 4, n)
+
+	for _, bad := range []float64{math.NaN(), -1, math.Inf(-1)} {
+		n, err = d.Prune(at(0), bad)
+		assert.EqualError(t, err, fmt.Sprintf("interleave: threshold must be >= 0, got %v", bad))
+		assert.Zero(t, n)
+	}
 }
 
 func TestDecayedTickTable(t *testing.T) {
@@ -283,6 +304,13 @@ func TestDecayedTickMaxBudget(t *testing.T) {
 
 func TestDecayedErrors(t *testing.T) {
 	for _, hl := range []time.Duration{0, -time.Second, math.MinInt64} {
+		_, err := interleave.NewDecayed[int](hl)
+		assert.EqualError(t, err, fmt.Sprintf("interleave: halfLife must be > 0, got %v", hl))
+	}
+	// The seed's NaN half-life: a Duration cannot be NaN, and converting a NaN float64 of
+	// seconds gives math.MinInt64 (amd64) or 0 (arm64), both rejected.
+	nan := math.NaN()
+	if hl := time.Duration(nan * float64(time.Second)); hl <= 0 {
 		_, err := interleave.NewDecayed[int](hl)
 		assert.EqualError(t, err, fmt.Sprintf("interleave: halfLife must be > 0, got %v", hl))
 	}

@@ -61,10 +61,11 @@
 // decayed with a half-life, keys served least-decayed first, a tick budget split into fair
 // shares ⌈cap/N⌉, and a second pass that gives what is left to the keys that used their
 // whole share. The seed's exponent clamp (exp(max(−Δt/τ, −700)), which it uses to prevent
-// underflow) is applied where the seed applies it, in the admit update, and deliberately not when ranking keys: a clamped count stops decaying at
-// stored·e^−700, so stale history would outrank fresh admissions and starve its key. Time is
-// a parameter with one clock per tracker, so time going backwards is no time passing, where
-// the seed clamps elapsed time per partition.
+// underflow) is applied where the seed applies it, in the admit update, and deliberately not
+// when ranking keys: a clamped count stops decaying at stored·e^−700, so stale history would
+// outrank fresh admissions and starve its key. Time is a parameter with one clock per
+// tracker, so time going backwards is no time passing, where the seed clamps elapsed time per
+// partition.
 //
 // # Guarantees
 //

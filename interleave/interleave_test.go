@@ -269,6 +269,9 @@ func TestTimeQuantaTable(t *testing.T) {
 		{[]time.Duration{time.Second, time.Hour}, 10, []int{9, 1}}, // at least 1
 		{[]time.Duration{time.Second, time.Second, time.Second}, 6, []int{2, 2, 2}},
 		{[]time.Duration{time.Second, time.Second, time.Second}, 0, []int{1, 1, 1}},
+		// A single key gets the whole size, even at MaxInt, where float64(size) is 2^63 and
+		// converting it back to int overflowed to a quantum of 1.
+		{[]time.Duration{time.Second}, math.MaxInt, []int{math.MaxInt}},
 		// Equal consumption gives exactly size/N: the seed's formula, summing 1/c fourteen
 		// times in float64, gives 49 here.
 		{slices.Repeat([]time.Duration{100 * ms}, 14), 700, slices.Repeat([]int{50}, 14)},
@@ -312,6 +315,18 @@ func TestMaxMinFairKubernetesVectors(t *testing.T) {
 	got, err = interleave.MaxMinFair([]float64{math.Inf(1), math.Inf(1)}, 8, []float64{3, 1})
 	require.NoError(t, err)
 	assert.Equal(t, []float64{6, 2}, got)
+}
+
+// TestMaxMinFairFarApartWeights pins a bug: the remaining weight was kept by subtracting
+// from the total, which left 0 after a user of weight 1e20 was served, so the level became
+// 4/0 and the user of weight 1 got its whole demand of 10 from a capacity of 5.
+func TestMaxMinFairFarApartWeights(t *testing.T) {
+	got, err := interleave.MaxMinFair([]float64{1, 10}, 5, []float64{1e20, 1})
+	require.NoError(t, err)
+	assert.Equal(t, []float64{1, 4}, got)
+	got, err = interleave.MaxMinFair([]float64{10, 1e21}, 1e20+5, []float64{1, 1e20})
+	require.NoError(t, err)
+	assert.InDeltaSlice(t, []float64{1, 1e20 + 4}, got, 1e5)
 }
 
 func TestMetricErrors(t *testing.T) {

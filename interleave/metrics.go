@@ -67,7 +67,6 @@ func MaxMinFair(demands []float64, capacity float64, weights []float64) ([]float
 		}
 		return weights[i]
 	}
-	totalW := 0.0
 	for i, d := range demands {
 		if !(d >= 0) {
 			return nil, fmt.Errorf("interleave: demand must be >= 0, got %v at index %d", d, i)
@@ -75,7 +74,6 @@ func MaxMinFair(demands []float64, capacity float64, weights []float64) ([]float
 		if wi := w(i); !(wi > 0) || math.IsInf(wi, 1) {
 			return nil, fmt.Errorf("interleave: weight must be finite and > 0, got %v at index %d", wi, i)
 		}
-		totalW += w(i)
 	}
 	alloc := make([]float64, len(demands))
 	if math.IsInf(capacity, 1) {
@@ -90,9 +88,16 @@ func MaxMinFair(demands []float64, capacity float64, weights []float64) ([]float
 		idx[i] = i
 	}
 	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(demands[a]/w(a), demands[b]/w(b)) })
-	left, leftW := capacity, totalW
+	// The remaining users' weight is summed from the end rather than subtracted from the
+	// total: with weights far apart (1e20 and 1) the subtraction leaves 0, and the level
+	// left/0 would give a user its whole demand beyond the capacity. leftW[n] weighs idx[n:].
+	leftW := make([]float64, len(idx)+1)
+	for n := len(idx) - 1; n >= 0; n-- {
+		leftW[n] = leftW[n+1] + w(idx[n])
+	}
+	left := capacity
 	for n, i := range idx {
-		level := left / leftW
+		level := left / leftW[n]
 		if demands[i]/w(i) > level {
 			for _, j := range idx[n:] {
 				alloc[j] = level * w(j)
@@ -101,7 +106,6 @@ func MaxMinFair(demands []float64, capacity float64, weights []float64) ([]float
 		}
 		alloc[i] = demands[i]
 		left = max(left-demands[i], 0)
-		leftW -= w(i)
 	}
 	return alloc, nil
 }
