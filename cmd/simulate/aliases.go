@@ -10,12 +10,42 @@ import (
 // the decoder; real scenario files use aliases, if at all, to repeat a tenant or two.
 const maxAliasNodes = 1_000_000
 
-// checkAliases refuses a document whose aliases expand to more than maxAliasNodes nodes,
-// before it is decoded. It counts sizes on the syntax tree, where every alias is one node.
-func checkAliases(source string, data []byte) error {
+// checkTree checks the syntax tree of a scenario or sweep file before it is decoded: it must
+// hold one document, a mapping of fields (the decoder would read only the first document, or
+// take a stray scalar for an empty file), and its aliases must not expand to more than
+// maxAliasNodes nodes (sizes are counted on the tree, where every alias is one node).
+func checkTree(source string, data []byte) error {
 	f, err := parser.ParseBytes(data, 0)
 	if err != nil {
 		return nil // the decoder reports syntax errors with their position
+	}
+	var docs []*ast.DocumentNode
+	for _, d := range f.Docs {
+		if d != nil && d.Body != nil {
+			docs = append(docs, d)
+		}
+	}
+	if len(docs) > 1 {
+		p := startToken(docs[1].Body).Position
+		return usagef("%s:%d:%d: a second YAML document; a file holds one scenario or sweep (remove the \"---\" and what follows, or split the file)", source, p.Line, p.Column)
+	}
+	if len(docs) == 1 {
+		body := docs[0].Body
+		for {
+			if a, ok := body.(*ast.AnchorNode); ok && a.Value != nil {
+				body = a.Value
+			} else if t, ok := body.(*ast.TagNode); ok && t.Value != nil {
+				body = t.Value
+			} else {
+				break
+			}
+		}
+		switch body.(type) {
+		case *ast.MappingNode, *ast.MappingValueNode, *ast.NullNode:
+		default:
+			p := startToken(body).Position
+			return usagef("%s:%d:%d: the file must be a mapping of fields (key: value lines), got %s", source, p.Line, p.Column, nodeKind(body))
+		}
 	}
 	anchors := map[string]int64{} // expanded size of each anchor's value
 	var extra int64               // nodes added by aliases
@@ -69,4 +99,21 @@ func checkAliases(source string, data []byte) error {
 		return usagef("%s: YAML aliases expand to more than %d nodes; write the repeated parts out, or use a tenant's count", source, maxAliasNodes)
 	}
 	return nil
+}
+
+// nodeKind names a YAML node's kind as a file's author would.
+func nodeKind(n ast.Node) string {
+	switch n.(type) {
+	case *ast.SequenceNode:
+		return "a list"
+	case *ast.IntegerNode:
+		return "an integer"
+	case *ast.FloatNode, *ast.InfinityNode, *ast.NanNode:
+		return "a number"
+	case *ast.BoolNode:
+		return "true or false"
+	case *ast.AliasNode:
+		return "an alias"
+	}
+	return "a string"
 }

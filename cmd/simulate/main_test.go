@@ -102,7 +102,7 @@ func TestBadScenarios(t *testing.T) {
 	for _, tc := range []struct {
 		name, text, want string
 	}{
-		{"range.yaml", strings.Replace(ok, "rate: 2", "rate: -2", 1), "range.yaml:5:15: tenants[0].arrivals: arrival Rate must be finite and > 0, got -2"},
+		{"range.yaml", strings.Replace(ok, "rate: 2", "rate: -2", 1), "range.yaml:5:22: tenants[0].arrivals.rate: arrival Rate must be finite and > 0, got -2"},
 		{"duration.yaml", strings.Replace(ok, "mean: 1s", "mean: banana", 1), `duration.yaml:6:40: tenants[0].service.mean: time: invalid duration "banana"`},
 		{"unknown.yaml", strings.Replace(ok, "rate: 2", "rate: 2, burstz: 3", 1), `unknown.yaml:5:25: tenants[0].arrivals.burstz: unknown field "burstz"`},
 		{"bomb.yaml", laughs(9), "bomb.yaml: YAML aliases expand to more than 1000000 nodes"},
@@ -115,7 +115,7 @@ func TestBadScenarios(t *testing.T) {
 		{"tenants.yaml", strings.Replace(ok, "- name: a", "- name: a\n    count: 300000", 1),
 			"tenants.yaml:4:3: tenants: 300000 tenants exceed the limit of 200000; raise it with --max-tenants"},
 		{"json.json", `{"name": "j", "duration": "60s", "tenants": [{"name": "a", "arrivals": {"rate": 0}, "service": {"kind": "exponential", "mean": "1s"}}], "workers": {"count": 1}}`,
-			"json.json:1:72: tenants[0].arrivals: arrival Rate must be finite and > 0, got 0"},
+			"json.json:1:81: tenants[0].arrivals.rate: arrival Rate must be finite and > 0, got 0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := run(t, dir, nil, "run", "--plots", "none", write(tc.name, tc.text))
@@ -311,10 +311,10 @@ admission:
 	for text, want := range map[string]string{
 		"duration: 0s\n":                        "duration: must be in",
 		"workers: {count: 0}\n":                 "workers.count: must be in [1,",
-		"tenants: [{arrivals: {rate: 0}}]\n":    "tenants[0].arrivals: arrival Rate must be finite and > 0, got 0",
-		"tenants: [{service: {mean: 0s}}]\n":    "tenants[0].service: exponential Mean must be > 0, got 0s",
-		"admission: {throttle: {per: 0s}}\n":    "admission.throttle: tokenbucket: Per must be > 0, got 0s",
-		"admission: {adaptive: {initial: 0}}\n": "admission.adaptive: aimd: Initial",
+		"tenants: [{arrivals: {rate: 0}}]\n":    "tenants[0].arrivals.rate: arrival Rate must be finite and > 0, got 0",
+		"tenants: [{service: {mean: 0s}}]\n":    "tenants[0].service.mean: exponential Mean must be > 0, got 0s",
+		"admission: {throttle: {per: 0s}}\n":    "admission.throttle.per: tokenbucket: Per must be > 0, got 0s",
+		"admission: {adaptive: {initial: 0}}\n": "admission.adaptive.initial: aimd: Initial",
 	} {
 		_, err := parseScenario([]byte(text), "zero.yaml", defaultLimits)
 		require.Error(t, err, text)

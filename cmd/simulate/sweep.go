@@ -163,7 +163,7 @@ func loadSweep(ref string, lim limits, seed uint64, reps int) (*sweep, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkAliases(source, data); err != nil {
+	if err := checkTree(source, data); err != nil {
 		return nil, err
 	}
 	var spec sweepSpec
@@ -191,7 +191,7 @@ func expandSweep(name string, data []byte, source string, base []byte, scSource 
 		source string
 		data   []byte
 	}{{source, data}, {scSource, base}} {
-		if err := checkAliases(d.source, d.data); err != nil {
+		if err := checkTree(d.source, d.data); err != nil {
 			return nil, err
 		}
 	}
