@@ -10,7 +10,6 @@ import (
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/token"
 
 	"github.com/dispatchlab/dispatchlab/sim"
@@ -31,7 +30,7 @@ type loc struct {
 // the syntax tree once, so that locating an error costs O(size of the file) even in a file
 // of a million list entries. A document that does not parse has no locations.
 func locations(data []byte) []loc {
-	f, err := parser.ParseBytes(data, 0)
+	f, err := parseTree(data)
 	if err != nil {
 		return nil
 	}
