@@ -277,6 +277,20 @@ func TestValidateCommand(t *testing.T) {
 }
 
 func TestOutputsStayInside(t *testing.T) {
+	// A scenario's name makes the default directory's name, and cannot move it.
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "evil.yaml"), []byte("name: ../../../evil\nduration: 5s\n"), 0o644))
+	code, out, stderr := run(t, dir, nil, "run", "--plots", "none", "evil.yaml")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, "wrote simulate-out/evil-1\n")
+	assert.FileExists(t, filepath.Join(dir, "simulate-out", "evil-1", "tenants.csv"))
+	// An output directory that cannot be made is a runtime failure: exit 1, one line.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "file"), nil, 0o644))
+	code, _, stderr = run(t, dir, nil, "run", "--plots", "none", "--out", "file/sub", "evil.yaml")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "simulate: creating file/sub:")
+	assert.Equal(t, 1, strings.Count(stderr, "\n"), stderr)
+
 	assert.Equal(t, "x", safeName("../../x"))
 	assert.Equal(t, "scenario", safeName("../.."))
 	_, err := inside("out", "../escape")
