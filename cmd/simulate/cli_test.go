@@ -245,6 +245,16 @@ func TestSweepParallelResumeCRN(t *testing.T) {
 	// The two replications differ.
 	assert.NotEqual(t, arrived["0/overall"], arrived["1/overall"])
 
+	// Two sweeps never write one directory at once.
+	unlock, err := lockDir(filepath.Join(dir, "p1"))
+	require.NoError(t, err)
+	code, _, stderr = run(t, dir, nil, args("--out", "p1")...)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "another sweep is writing to p1; wait for it to finish (or stop it), then run again to resume")
+	unlock()
+	code, _, stderr = run(t, dir, nil, args("--out", "p1")...)
+	assert.Equal(t, 0, code, stderr)
+
 	// A custom variable names the shard index (AWS Batch, SLURM).
 	code, out, stderr = run(t, dir, map[string]string{"SLURM_ARRAY_TASK_ID": "2"}, "sweep", "--dry-run", "--shard", "env/3", "--shard-env", "SLURM_ARRAY_TASK_ID", "strategies")
 	require.Equal(t, 0, code, stderr)

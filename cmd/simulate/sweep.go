@@ -130,14 +130,31 @@ func cmdSweep(args []string, env environment) error {
 	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if err := runSweep(env, sw, dir, shard, shards, *parallel, *quiet); err != nil {
 		return err
 	}
-	sum, err := finishSweep(sw, dir, *plots)
+	sum, blocks, err := finishSweep(sw, dir, *plots)
 	if err != nil {
 		return err
 	}
 	printSweepSummary(env.stdout, sw, sum)
+	// Every run of this shard must be in the output; never report a sweep as done without.
+	var missing []string
+	for _, m := range missingRuns(sw, blocks) {
+		var p, r int
+		fmt.Sscanf(m, "point %d replication %d", &p, &r)
+		if p%shards == shard {
+			missing = append(missing, m)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%s lacks %d runs after the sweep (first: %s); run the same command again to resume", dir, len(missing), missing[0])
+	}
 	fmt.Fprintf(env.stdout, "wrote %s\n", dir)
 	return nil
 }
@@ -757,12 +774,13 @@ func readBlocks(dir string, sw *sweep) ([]block, error) {
 // finishSweep rewrites dir's outputs in canonical order from its blocks: rows.csv and
 // rows.jsonl sorted by point and replication, summary.csv, and the figures. Any set of shards
 // holding the same blocks gives the same bytes.
-func finishSweep(sw *sweep, dir, plots string) ([]pointSummary, error) {
+func finishSweep(sw *sweep, dir, plots string) ([]pointSummary, []block, error) {
 	blocks, err := readBlocks(dir, sw)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return writeSweep(sw, dir, blocks, plots)
+	sum, err := writeSweep(sw, dir, blocks, plots)
+	return sum, blocks, err
 }
 
 // writeSweep writes the outputs of blocks into dir and returns the points' summaries.
@@ -1052,6 +1070,11 @@ func cmdMerge(args []string, env environment) error {
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
 	}
+	unlock, err := lockDir(*out)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	sum, err := writeSweep(sw, *out, blocks, *plots)
 	if err != nil {
 		return err
