@@ -980,12 +980,31 @@ func summaryCSV(sw *sweep, sum []pointSummary) []byte {
 func sweepPlots(sw *sweep, dir string, sum []pointSummary, format string) error {
 	var pts []simplot.ParetoPoint
 	xs, ys := make([]float64, len(sum)), make([]float64, len(sum))
+	// The palette spans [0, 1]; a sweep's Jain indices often span a few hundredths (0.93 to
+	// 0.99), which would all come out the same blue. Stretch them over the palette and say
+	// what its ends stand for.
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, s := range sum {
+		if j := s.jain.Mean; !math.IsNaN(j) {
+			lo, hi = min(lo, j), max(hi, j)
+		}
+	}
+	scale := func(j float64) float64 {
+		if math.IsNaN(j) || !(hi > lo) {
+			return j
+		}
+		return (j - lo) / (hi - lo)
+	}
 	for i, s := range sum {
-		pts = append(pts, simplot.ParetoPoint{Label: strconv.Itoa(s.pt.index), X: s.throughput.Mean, Y: s.p99.Mean, Colour: s.jain.Mean})
+		pts = append(pts, simplot.ParetoPoint{Label: strconv.Itoa(s.pt.index), X: s.throughput.Mean, Y: s.p99.Mean, Colour: scale(s.jain.Mean)})
 		xs[i], ys[i] = s.throughput.Mean, s.p99.Mean
 	}
+	colour := "colour: Jain"
+	if hi > lo {
+		colour = fmt.Sprintf("colour: Jain %.3g (red) to %.3g (blue)", lo, hi)
+	}
 	knee, _ := sim.Knee(xs, ys) // -1 when the front has no knee
-	p, err := simplot.ParetoKnee(sw.name+": throughput vs p99 latency (colour: Jain; labels: point)", "throughput (jobs/s)", "p99 total latency (s)", pts, knee)
+	p, err := simplot.ParetoKnee(sw.name+": throughput vs p99 latency ("+colour+"; labels: point)", "throughput (jobs/s)", "p99 total latency (s)", pts, knee)
 	if err != nil {
 		return err
 	}
