@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -8,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -40,6 +43,15 @@ A scenario or sweep is a built-in name or a YAML/JSON file; the reference is
 cmd/simulate/docs/scenarios.md (sweeps and scale-out: cmd/simulate/docs/sweeps.md).
 Run "simulate <command> -help" for a command's flags and examples.
 
+Examples:
+  simulate                                   the default scenario, into simulate-out/noisy-neighbour-1
+  simulate --seed 7 --replications 5         the same with another seed, means over 5 replications
+  simulate run --plots svg throttle-vs-burst
+  simulate run --format json my-scenario.yaml > result.json
+  simulate sweep --dry-run target-lag        list a sweep's points
+  simulate sweep --shard 0/4 --out s0 target-lag && simulate merge --out all s0 s1 s2 s3
+  simulate validate --replications 30
+
 Exit codes: 0 success, 2 bad usage or bad scenario, 1 failure while running.
 `
 
@@ -67,9 +79,12 @@ func oneLine(s string) string {
 
 func dispatch(args []string, env environment) error {
 	if len(args) == 0 {
-		return cmdDefault(env)
+		return cmdDefault(nil, env)
 	}
 	cmd, rest := args[0], args[1:]
+	if strings.HasPrefix(cmd, "-") && !slices.Contains([]string{"-h", "-help", "--help", "-version", "--version"}, cmd) {
+		return cmdDefault(args, env) // simulate --seed 7: the default scenario with flags
+	}
 	switch cmd {
 	case "run":
 		return cmdRun(rest, env)
@@ -81,7 +96,7 @@ func dispatch(args []string, env environment) error {
 		return cmdMerge(rest, env)
 	case "validate":
 		return cmdValidate(rest, env)
-	case "version":
+	case "version", "-version", "--version":
 		return cmdVersion(rest, env)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(env.stdout, usageText)
@@ -120,7 +135,11 @@ func parse(fs *flag.FlagSet, args []string) error {
 		usage()
 		return err
 	case err != nil:
-		return usagef("%v (see simulate %s -help)", err, fs.Name())
+		name := "simulate " + fs.Name()
+		if fs.Name() == "simulate" {
+			name = "simulate"
+		}
+		return usagef("%v (see %s -help)", err, name)
 	}
 	return nil
 }
@@ -131,20 +150,53 @@ func limitFlags(fs *flag.FlagSet) *limits {
 	fs.Float64Var(&l.maxJobs, "max-jobs", l.maxJobs, "refuse scenarios expected to generate more jobs per run")
 	fs.IntVar(&l.maxTenants, "max-tenants", l.maxTenants, "refuse scenarios with more tenants")
 	fs.IntVar(&l.maxPoints, "max-points", l.maxPoints, "refuse sweeps with more points × replications")
+	fs.IntVar(&l.maxSeries, "max-series", l.maxSeries, "refuse scenarios with more metric windows × series tenants (× replications, for run)")
+	fs.IntVar(&l.maxFileMiB, "max-file-mib", l.maxFileMiB, "refuse scenario and sweep files larger than this many MiB")
 	return &l
 }
 
 func cmdVersion(args []string, env environment) error {
-	fs := newFlags(env, "version", "version", "")
+	fs := newFlags(env, "version", "version", "  simulate version\n")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	v := "(devel)"
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		v = bi.Main.Version
+	v, rev := "(devel)", ""
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Version != "" {
+			v = bi.Main.Version
+		}
+		var modified bool
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value[:min(12, len(s.Value))]
+			case "vcs.modified":
+				modified = s.Value == "true"
+			}
+		}
+		if rev != "" && modified {
+			rev += "+dirty"
+		}
 	}
-	fmt.Fprintf(env.stdout, "simulate %s %s %s/%s\n", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(env.stdout, "simulate %s", v)
+	if rev != "" {
+		fmt.Fprintf(env.stdout, " (commit %s)", rev)
+	}
+	// The built-in scenarios' hash changes whenever their results may.
+	fmt.Fprintf(env.stdout, ", built-in scenarios %s, %s %s/%s\n", builtinsHash(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	return nil
+}
+
+// builtinsHash is a short hash of the embedded scenario and sweep files.
+func builtinsHash() string {
+	h := sha256.New()
+	for _, kind := range []string{"scenario", "sweep"} {
+		for _, b := range builtins(kind) {
+			fmt.Fprintf(h, "%s %d\n", b.name, len(b.data))
+			h.Write(b.data)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))[:12]
 }
 
 func cmdScenarios(args []string, env environment) error {

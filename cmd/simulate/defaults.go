@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/goccy/go-yaml"
-
 	"github.com/dispatchlab/dispatchlab/sim"
 	"github.com/dispatchlab/dispatchlab/tokenbucket"
 )
@@ -65,7 +63,7 @@ func (n node) has(key string) bool {
 // applyDefaults fills the fields that data (the file sc was decoded from) leaves out.
 func applyDefaults(sc *sim.Scenario, source string, data []byte) {
 	var generic any
-	if yaml.Unmarshal(data, &generic) != nil {
+	if unmarshal(data, &generic, false) != nil {
 		return
 	}
 	doc := node{generic}

@@ -120,6 +120,9 @@ func TestSweepDocsManifests(t *testing.T) {
 	}
 	sweeps, err := os.ReadFile("docs/sweeps.md")
 	require.NoError(t, err)
+	for _, f := range yamlFields(reflect.TypeOf(sweepSpec{})) {
+		assert.Truef(t, strings.Contains(string(sweeps), f+":") || strings.Contains(string(sweeps), "`"+f+"`"), "docs/sweeps.md does not document sweep field %q", f)
+	}
 	for _, b := range fenceRE.FindAllStringSubmatch(string(sweeps), -1) {
 		if b[1] != "yaml" {
 			continue

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"flag"
 	"fmt"
 	"io"
@@ -34,7 +33,7 @@ type runOptions struct {
 }
 
 func runFlags(env environment, name, synopsis, examples string) (*flag.FlagSet, *runOptions) {
-	o := &runOptions{}
+	o := &runOptions{warmup: -1} // -1: keep the scenario's warmup
 	fs := newFlags(env, name, synopsis, examples)
 	fs.Uint64Var(&o.seed, "seed", 1, "random seed; the same seed gives the same results, bit for bit")
 	fs.IntVar(&o.replications, "replications", 1, "independent replications (means and 95% intervals over them)")
@@ -93,6 +92,9 @@ func cmdRun(args []string, env environment) error {
 			return err
 		}
 	}
+	if err := checkHeld(sc, o); err != nil {
+		return err
+	}
 	results, err := replicate(env, sc, o)
 	if err != nil {
 		return err
@@ -113,11 +115,36 @@ func cmdRun(args []string, env environment) error {
 	return nil
 }
 
-// cmdDefault runs the noisy-neighbour scenario with and without its fairness gates.
-func cmdDefault(env environment) error {
-	o := &runOptions{seed: 1, replications: 1, warmup: -1, format: "table", plots: "png", parallel: runtime.GOMAXPROCS(0), lim: &defaultLimits}
+const defaultExamples = `  simulate
+  simulate --seed 7 --replications 5 --out nn
+  simulate --plots svg
+`
+
+// cmdDefault runs the noisy-neighbour scenario with and without its fairness gates. It takes
+// a few of run's flags, all optional.
+func cmdDefault(args []string, env environment) error {
+	o := &runOptions{warmup: -1, format: "table", lim: &defaultLimits}
+	fs := newFlags(env, "simulate", "[flags]   (no command: the default scenario)", defaultExamples)
+	fs.Uint64Var(&o.seed, "seed", 1, "random seed; the same seed gives the same results, bit for bit")
+	fs.IntVar(&o.replications, "replications", 1, "independent replications (means and 95% intervals over them)")
+	fs.StringVar(&o.out, "out", "", "output directory (default: a fresh simulate-out/noisy-neighbour-N)")
+	fs.StringVar(&o.plots, "plots", "png", "figures to write: png, svg or none")
+	fs.IntVar(&o.parallel, "parallel", runtime.GOMAXPROCS(0), "replications run at once (results do not depend on it)")
+	fs.BoolVar(&o.quiet, "quiet", false, "no progress bar")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unknown command %q (see simulate help)", fs.Arg(0))
+	}
+	if err := o.check(); err != nil {
+		return err
+	}
 	sc, _, err := loadScenario("noisy-neighbour", *o.lim)
 	if err != nil {
+		return err
+	}
+	if err := checkHeld(sc, o); err != nil {
 		return err
 	}
 	plain := *sc
@@ -131,7 +158,7 @@ func cmdDefault(env environment) error {
 	if err != nil {
 		return err
 	}
-	dir, err := outputDir("", sc.Name)
+	dir, err := outputDir(o.out, sc.Name)
 	if err != nil {
 		return err
 	}
@@ -147,15 +174,40 @@ func cmdDefault(env environment) error {
 	printTable(w, with)
 	fmt.Fprintln(w, "\nWithout fairness gates (one FIFO queue in front of the workers):")
 	printTable(w, without)
-	q := func(rs []*sim.Result) time.Duration {
-		var worst time.Duration
-		for _, t := range rs[0].Tenants[1:] {
-			worst = max(worst, t.Total.P99)
+	q := func(rs []*sim.Result) time.Duration { // mean over replications
+		var sum time.Duration
+		for _, r := range rs {
+			var worst time.Duration
+			for _, t := range r.Tenants[1:] {
+				worst = max(worst, t.Total.P99)
+			}
+			sum += worst
 		}
-		return worst
+		return sum / time.Duration(len(rs))
 	}
 	fmt.Fprintf(w, "\nThe quiet tenants' worst p99 total lag: %v with the gates, %v without.\n", round(q(with)), round(q(without)))
+	if th := sc.Admission.Throttle; th != nil {
+		var arrived, done float64
+		for _, r := range with {
+			arrived += float64(r.Tenants[0].Arrived)
+			done += float64(r.Tenants[0].Completed)
+		}
+		fmt.Fprintf(w, "With the gates %q is held to its throttle (%g jobs per %v): %.0f of its %.0f jobs were still waiting at the end,\n"+
+			"which is why less work completes; without them its burst fills the shared queue and every tenant waits.\n",
+			with[0].Tenants[0].Name, th.Rate, th.Per, (arrived-done)/float64(len(with)), arrived/float64(len(with)))
+	}
 	fmt.Fprintf(w, "wrote %s\n", dir)
+	return nil
+}
+
+// checkHeld refuses replications whose series, all held until they are written, would
+// exceed the series limit.
+func checkHeld(sc *sim.Scenario, o *runOptions) error {
+	per := windows(sc) * float64(seriesTenants(sc))
+	if n := per * float64(o.replications); n > float64(o.lim.maxSeries) {
+		return usagef("--replications: %d replications × %.3g series entries each = %.3g, over the limit of %d; run fewer replications, lengthen metrics.window, or raise it with --max-series",
+			o.replications, per, n, o.lim.maxSeries)
+	}
 	return nil
 }
 
@@ -241,11 +293,19 @@ func writeRun(dir, prefix string, results []*sim.Result, plots string) error {
 		if err != nil {
 			return err
 		}
-		var b bytes.Buffer
-		if err := f(&b); err != nil {
+		file, err := os.Create(p)
+		if err != nil {
 			return err
 		}
-		return os.WriteFile(p, b.Bytes(), 0o644)
+		bw := bufio.NewWriter(file)
+		err = f(bw)
+		if ferr := bw.Flush(); err == nil {
+			err = ferr
+		}
+		if cerr := file.Close(); err == nil {
+			err = cerr
+		}
+		return err
 	}
 	if err := write("tenants.csv", func(w io.Writer) error {
 		for i, r := range results {
@@ -304,12 +364,19 @@ func printResults(w io.Writer, format string, results []*sim.Result) error {
 		}
 		return nil
 	case "json":
-		for _, r := range results {
-			if err := r.WriteJSON(w); err != nil {
+		// One JSON document: the list of replications, each as result.json holds replication 0.
+		bw := bufio.NewWriter(w)
+		bw.WriteString("[\n")
+		for i, r := range results {
+			if i > 0 {
+				bw.WriteString(",\n")
+			}
+			if err := r.WriteJSON(bw); err != nil {
 				return err
 			}
 		}
-		return nil
+		bw.WriteString("]\n")
+		return bw.Flush()
 	}
 	printTable(w, results)
 	return nil

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/csv"
@@ -19,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"text/tabwriter"
 
 	"github.com/goccy/go-yaml"
 
@@ -42,8 +44,14 @@ type sweepSpec struct {
 type sweepParam struct {
 	// Path is a scenario field, as in scenario files: admission.concurrency,
 	// tenants[0].arrivals.rate.
-	Path   string `yaml:"path"`
+	Path string `yaml:"path"`
+	// Values lists the values, or Range gives [min, max] (numbers or durations): a grid
+	// takes Steps values from min to max, a Latin hypercube samples the range. Scale is
+	// "linear" (the default) or "log".
 	Values []any  `yaml:"values"`
+	Range  []any  `yaml:"range"`
+	Scale  string `yaml:"scale"`
+	Steps  int    `yaml:"steps"`
 }
 
 // point is one combination of parameter values.
@@ -59,6 +67,7 @@ type point struct {
 // of another sweep.
 type sweep struct {
 	spec               sweepSpec
+	axes               []axis // one per parameter
 	name               string
 	points             []point
 	id                 string
@@ -79,7 +88,8 @@ func cmdSweep(args []string, env environment) error {
 	reps := fs.Int("replications", 0, "override the sweep's replications")
 	out := fs.String("out", "", "output directory (default: a fresh simulate-out/sweep-<name>-N); an existing sweep output is resumed")
 	parallel := fs.Int("parallel", runtime.GOMAXPROCS(0), "runs at once; results do not depend on it")
-	shardFlag := fs.String("shard", "", "run only shard i of N (i/N; i may be \"env\" for $JOB_COMPLETION_INDEX)")
+	shardFlag := fs.String("shard", "", "run only shard i of N: the points whose index is i modulo N (i/N; i may be \"env\", read from --shard-env)")
+	shardEnv := fs.String("shard-env", "JOB_COMPLETION_INDEX", "the environment variable holding i for --shard env/N (Kubernetes Indexed Jobs; AWS_BATCH_JOB_ARRAY_INDEX, SLURM_ARRAY_TASK_ID, ...)")
 	dry := fs.Bool("dry-run", false, "print the expanded points and exit")
 	plots := fs.String("plots", "png", "figures to write: png, svg or none")
 	quiet := fs.Bool("quiet", false, "no progress bar")
@@ -101,7 +111,7 @@ func cmdSweep(args []string, env environment) error {
 	if *plots != "png" && *plots != "svg" && *plots != "none" {
 		return usagef("--plots must be png, svg or none, got %q", *plots)
 	}
-	shard, shards, err := parseShard(*shardFlag, env.getenv)
+	shard, shards, err := parseShard(*shardFlag, *shardEnv, env.getenv)
 	if err != nil {
 		return err
 	}
@@ -120,11 +130,30 @@ func cmdSweep(args []string, env environment) error {
 	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if err := runSweep(env, sw, dir, shard, shards, *parallel, *quiet); err != nil {
 		return err
 	}
-	if err := finishSweep(sw, dir, *plots); err != nil {
+	sum, blocks, err := finishSweep(sw, dir, *plots)
+	if err != nil {
 		return err
+	}
+	printSweepSummary(env.stdout, sw, sum)
+	// Every run of this shard must be in the output; never report a sweep as done without.
+	var missing []string
+	for _, m := range missingRuns(sw, blocks) {
+		var p, r int
+		fmt.Sscanf(m, "point %d replication %d", &p, &r)
+		if p%shards == shard {
+			missing = append(missing, m)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%s lacks %d runs after the sweep (first: %s); run the same command again to resume", dir, len(missing), missing[0])
 	}
 	fmt.Fprintf(env.stdout, "wrote %s\n", dir)
 	return nil
@@ -132,9 +161,9 @@ func cmdSweep(args []string, env environment) error {
 
 var shardRE = regexp.MustCompile(`^(\d+|env)/(\d+)$`)
 
-// parseShard parses --shard i/N; i may be "env", read from $JOB_COMPLETION_INDEX (Kubernetes
-// Indexed Jobs).
-func parseShard(s string, getenv func(string) string) (int, int, error) {
+// parseShard parses --shard i/N; i may be "env", read from the variable named by envVar
+// ($JOB_COMPLETION_INDEX for Kubernetes Indexed Jobs).
+func parseShard(s, envVar string, getenv func(string) string) (int, int, error) {
 	if s == "" {
 		return 0, 1, nil
 	}
@@ -145,29 +174,29 @@ func parseShard(s string, getenv func(string) string) (int, int, error) {
 	n, _ := strconv.Atoi(m[2])
 	is := m[1]
 	if is == "env" {
-		is = getenv("JOB_COMPLETION_INDEX")
+		is = getenv(envVar)
 		if is == "" {
-			return 0, 0, usagef("--shard env/%d needs JOB_COMPLETION_INDEX to be set", n)
+			return 0, 0, usagef("--shard env/%d needs %s to be set (or name another variable with --shard-env)", n, envVar)
 		}
 	}
 	i, err := strconv.Atoi(is)
 	if err != nil || n < 1 || i < 0 || i >= n {
-		return 0, 0, usagef("--shard needs 0 <= i < N, got %s/%d", is, n)
+		return 0, 0, usagef("--shard needs 0 <= i < N, got %s/%d (the index counts from 0)", is, n)
 	}
 	return i, n, nil
 }
 
 // loadSweep reads a sweep (built-in or file) and its scenario, and expands it.
 func loadSweep(ref string, lim limits, seed uint64, reps int) (*sweep, error) {
-	data, source, err := readRef("sweep", ref)
+	data, source, err := readRef("sweep", ref, lim)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkAliases(source, data); err != nil {
+	if err := checkTree(source, data); err != nil {
 		return nil, err
 	}
 	var spec sweepSpec
-	if err := yaml.UnmarshalWithOptions(data, &spec, yaml.Strict()); err != nil {
+	if err := unmarshal(data, &spec, true); err != nil {
 		return nil, usagef("%s", positioned(source, data, err))
 	}
 	if spec.Scenario == "" {
@@ -177,7 +206,7 @@ func loadSweep(ref string, lim limits, seed uint64, reps int) (*sweep, error) {
 	if _, ok := findBuiltin("scenario", scRef); !ok && !strings.HasPrefix(source, "builtin:") && !filepath.IsAbs(scRef) {
 		scRef = filepath.Join(filepath.Dir(source), scRef)
 	}
-	base, scSource, err := readRef("scenario", scRef)
+	base, scSource, err := readRef("scenario", scRef, lim)
 	if err != nil {
 		return nil, err
 	}
@@ -191,12 +220,12 @@ func expandSweep(name string, data []byte, source string, base []byte, scSource 
 		source string
 		data   []byte
 	}{{source, data}, {scSource, base}} {
-		if err := checkAliases(d.source, d.data); err != nil {
+		if err := checkTree(d.source, d.data); err != nil {
 			return nil, err
 		}
 	}
 	var spec sweepSpec
-	if err := yaml.UnmarshalWithOptions(data, &spec, yaml.Strict()); err != nil {
+	if err := unmarshal(data, &spec, true); err != nil {
 		return nil, usagef("%s", positioned(source, data, err))
 	}
 	if seed != 0 {
@@ -220,11 +249,6 @@ func expandSweep(name string, data []byte, source string, base []byte, scSource 
 	if _, err := parseScenario(base, scSource, lim); err != nil {
 		return nil, err
 	}
-	for i, p := range spec.Parameters {
-		if p.Path == "" || len(p.Values) == 0 {
-			return nil, usagef("%s: parameters[%d]: needs a path and values", at(source, data, fmt.Sprintf("parameters[%d]", i)), i)
-		}
-	}
 	design := spec.Design
 	if design == "" {
 		design = "grid"
@@ -232,25 +256,45 @@ func expandSweep(name string, data []byte, source string, base []byte, scSource 
 			design = "lhs"
 		}
 	}
-	var combos [][]int // value indices per point
-	switch design {
-	case "grid":
-		combos = grid(spec.Parameters)
-	case "lhs":
+	if design != "grid" && design != "lhs" {
+		return nil, usagef("%s: design: must be grid or lhs, got %q", at(source, data, "design"), spec.Design)
+	}
+	locs := locations(data)
+	var axes []axis
+	for i, p := range spec.Parameters {
+		where := func(field string) string { return position(source, locs, fmt.Sprintf("parameters[%d].%s", i, field)) }
+		a, err := newAxis(i, p, design, where)
+		if err != nil {
+			return nil, err
+		}
+		axes = append(axes, a)
+	}
+	// Count the points before expanding them: a grid of four 200-value lists is 1.6e9 points.
+	var points float64
+	if design == "grid" {
+		points = 1
+		for _, a := range axes {
+			points *= float64(a.n())
+		}
+	} else {
 		if spec.Samples < 1 {
 			return nil, usagef("%s: samples: a Latin hypercube needs samples >= 1, got %d", at(source, data, "samples"), spec.Samples)
 		}
-		combos = latinHypercube(spec.Parameters, spec.Samples, spec.Seed)
-	default:
-		return nil, usagef("%s: design: must be grid or lhs, got %q", at(source, data, "design"), spec.Design)
+		points = float64(spec.Samples)
+	}
+	if n := points * float64(spec.Replications); n > float64(lim.maxPoints) {
+		return nil, usagef("%s: the sweep has %.0f points × %d replications = %.0f runs, over the limit of %d; use fewer values (or design: lhs with fewer samples), or raise it with --max-points",
+			source, points, spec.Replications, n, lim.maxPoints)
+	}
+	var combos [][]any // values per point
+	if design == "grid" {
+		combos = grid(axes)
+	} else {
+		combos = latinHypercube(axes, spec.Samples, spec.Seed)
 	}
 	spec.Design = design
-	if n := len(combos) * spec.Replications; n > lim.maxPoints {
-		return nil, usagef("%s: the sweep has %d points × %d replications = %d runs, over the limit of %d; raise it with --max-points",
-			source, len(combos), spec.Replications, n, lim.maxPoints)
-	}
 	var generic map[string]any
-	if err := yaml.Unmarshal(base, &generic); err != nil {
+	if err := unmarshal(base, &generic, false); err != nil {
 		return nil, usagef("%s: %v", scSource, err)
 	}
 	if generic == nil {
@@ -259,16 +303,16 @@ func expandSweep(name string, data []byte, source string, base []byte, scSource 
 	if _, ok := generic["name"]; !ok {
 		generic["name"] = nameOf(scSource) // not the point's label
 	}
-	sw := &sweep{spec: spec, name: name, specData: data, baseData: base}
+	sw := &sweep{spec: spec, axes: axes, name: name, specData: data, baseData: base}
 	h := sha256.New()
 	h.Write(base)
 	for k, combo := range combos {
 		pt := point{index: k}
 		doc := deepCopy(generic).(map[string]any)
 		for i, p := range spec.Parameters {
-			v := p.Values[combo[i]]
+			v := combo[i]
 			if err := setPath(doc, p.Path, v); err != nil {
-				return nil, usagef("%s: parameters[%d] (%s): %v", source, i, p.Path, err)
+				return nil, usagef("%s: parameters[%d].path: %s: %v", position(source, locs, fmt.Sprintf("parameters[%d].path", i)), i, p.Path, err)
 			}
 			pt.values = append(pt.values, v)
 			pt.labels = append(pt.labels, fmt.Sprint(v))
@@ -277,10 +321,9 @@ func expandSweep(name string, data []byte, source string, base []byte, scSource 
 		if err != nil {
 			return nil, err
 		}
-		label := fmt.Sprintf("%s point %d (%s)", source, k, strings.Join(pt.labels, ", "))
-		sc, err := parseScenario(buf, label, lim)
+		sc, err := parseScenario(buf, "", lim)
 		if err != nil {
-			return nil, err
+			return nil, pointError(source, locs, spec.Parameters, k, pt, err)
 		}
 		pt.sc = sc
 		sw.points = append(sw.points, pt)
@@ -291,13 +334,39 @@ func expandSweep(name string, data []byte, source string, base []byte, scSource 
 	return sw, nil
 }
 
-// grid returns every combination of value indices, the last parameter varying fastest.
-func grid(params []sweepParam) [][]int {
-	out := [][]int{{}}
-	for _, p := range params {
-		var next [][]int
+var generatedPosRE = regexp.MustCompile(`^(:\d+:\d+)?: `)
+
+// pointError reports a point that is not a valid scenario. Its line and column are in the
+// generated scenario, of no use to the reader: the error points instead at the parameter that
+// sets the field (or at parameters), and names the point and its values.
+func pointError(source string, locs []loc, params []sweepParam, k int, pt point, err error) error {
+	msg := generatedPosRE.ReplaceAllString(err.Error(), "")
+	field := "parameters"
+	for i, p := range params {
+		if strings.HasPrefix(msg, p.Path+":") || strings.HasPrefix(msg, p.Path+".") || strings.HasPrefix(msg, p.Path+"[") {
+			field = fmt.Sprintf("parameters[%d]", i)
+			for j, v := range p.Values {
+				if fmt.Sprint(v) == pt.labels[i] {
+					field = fmt.Sprintf("parameters[%d].values[%d]", i, j)
+					break
+				}
+			}
+		}
+	}
+	var kv []string
+	for i, p := range params {
+		kv = append(kv, p.Path+"="+pt.labels[i])
+	}
+	return usagef("%s: point %d (%s) is not a valid scenario: %s", position(source, locs, field), k, strings.Join(kv, " "), msg)
+}
+
+// grid returns every combination of the axes' values, the last parameter varying fastest.
+func grid(axes []axis) [][]any {
+	out := [][]any{{}}
+	for _, a := range axes {
+		var next [][]any
 		for _, c := range out {
-			for v := range p.Values {
+			for _, v := range a.values {
 				next = append(next, append(slices.Clone(c), v))
 			}
 		}
@@ -306,20 +375,25 @@ func grid(params []sweepParam) [][]int {
 	return out
 }
 
-// latinHypercube returns n points: for each parameter, every one of n strata is used once, in
-// a random order (seeded), and the stratum maps to a value index. Values are taken in the
-// order given, so a list sorted by size stands for a range.
-func latinHypercube(params []sweepParam, n int, seed uint64) [][]int {
+// latinHypercube returns n points: for each parameter, every one of n strata of [0, 1) is
+// used once, in a random order (seeded), at a random place within the stratum. A range maps
+// it onto [min, max]; a list maps it to a value, in the order given, so a list sorted by size
+// stands for a range.
+func latinHypercube(axes []axis, n int, seed uint64) [][]any {
 	r := rand.New(rand.NewPCG(seed, 0x4c4853))
-	out := make([][]int, n)
+	out := make([][]any, n)
 	for i := range out {
-		out[i] = make([]int, len(params))
+		out[i] = make([]any, len(axes))
 	}
-	for j, p := range params {
+	for j, a := range axes {
 		perm := r.Perm(n)
 		for i := range n {
 			u := (float64(perm[i]) + r.Float64()) / float64(n)
-			out[i][j] = min(int(u*float64(len(p.Values))), len(p.Values)-1)
+			if a.isRange {
+				out[i][j] = a.at(u)
+			} else {
+				out[i][j] = a.values[min(int(u*float64(a.n())), a.n()-1)]
+			}
 		}
 	}
 	return out
@@ -412,6 +486,7 @@ var rowMetrics = []struct {
 	name string
 	f    func(*sim.TenantResult) float64
 }{
+	{"arrived", func(t *sim.TenantResult) float64 { return float64(t.Arrived) }},
 	{"completed", func(t *sim.TenantResult) float64 { return float64(t.Completed) }},
 	{"throughput", func(t *sim.TenantResult) float64 { return t.Throughput }},
 	{"share", func(t *sim.TenantResult) float64 { return t.Share }},
@@ -503,16 +578,21 @@ func runSweep(env environment, sw *sweep, dir string, shard, shards, parallel in
 	if err := writeMeta(dir, sw); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(filepath.Join(dir, "rows.csv"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	// Rewrite rows.csv with just the complete blocks, so that runs appended next never follow
+	// a partial line or block left by an interrupted run.
+	var clean bytes.Buffer
+	clean.WriteString(rowsHeader(sw))
+	for _, b := range have {
+		writeBlock(&clean, sw, b)
+	}
+	if err := writeFileAtomic(filepath.Join(dir, "rows.csv"), clean.Bytes()); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "rows.csv"), os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	if st, _ := f.Stat(); st.Size() == 0 {
-		if _, err := io.WriteString(f, rowsHeader(sw)); err != nil {
-			return err
-		}
-	}
 	bar := newProgress(env, len(todo), "sweep "+sw.name, quiet)
 	defer bar.finish()
 	var (
@@ -615,8 +695,10 @@ func writeMeta(dir string, sw *sweep) error {
 	return os.WriteFile(p, append(b, '\n'), 0o644)
 }
 
-// readBlocks reads the complete blocks of dir/rows.csv (a run cut short may leave a partial
-// block, which is dropped and run again).
+// readBlocks reads the complete blocks of dir/rows.csv. A run cut short may leave a partial
+// block, or a partial line, at the end: they are dropped (and the run is done again). A
+// block is a contiguous run of rows of one point × replication; a later run of the same key
+// replaces an earlier one.
 func readBlocks(dir string, sw *sweep) ([]block, error) {
 	data, err := os.ReadFile(filepath.Join(dir, "rows.csv"))
 	if errors.Is(err, os.ErrNotExist) {
@@ -628,45 +710,62 @@ func readBlocks(dir string, sw *sweep) ([]block, error) {
 	if m, err := os.ReadFile(filepath.Join(dir, "sweep.json")); err == nil {
 		var mm meta
 		if json.Unmarshal(m, &mm) != nil || mm.ID != sw.id {
-			return nil, usagef("%s holds the output of another sweep (id %s, this one is %s)", dir, mm.ID, sw.id)
+			return nil, usagef("%s holds the output of another sweep (id %s, this one is %s); choose another --out", dir, mm.ID, sw.id)
 		}
 	}
 	// Drop a trailing partial line.
 	if i := bytes.LastIndexByte(data, '\n'); i >= 0 {
 		data = data[:i+1]
+	} else {
+		data = nil
 	}
-	cr := csv.NewReader(bytes.NewReader(data))
+	header := rowsHeader(sw)
+	if len(data) > 0 && !bytes.HasPrefix(data, []byte(header)) {
+		return nil, usagef("%s/rows.csv is not this sweep's (its header differs); choose another --out", dir)
+	}
+	cr := csv.NewReader(bytes.NewReader(data[min(len(header), len(data)):]))
 	cr.FieldsPerRecord = -1
-	recs, err := cr.ReadAll()
-	if err != nil {
-		return nil, fmt.Errorf("reading %s/rows.csv: %w", dir, err)
-	}
+	cr.ReuseRecord = true
 	np := len(sw.spec.Parameters)
-	byKey := map[[2]int]*block{}
+	byKey := map[[2]int]block{}
 	var order [][2]int
-	for _, rec := range recs[min(1, len(recs)):] {
+	var cur *block
+	flush := func() {
+		if cur == nil {
+			return
+		}
+		k := [2]int{cur.point, cur.rep}
+		if _, seen := byKey[k]; !seen {
+			order = append(order, k)
+		}
+		byKey[k] = *cur
+		cur = nil
+	}
+	for {
+		rec, err := cr.Read()
+		if err != nil {
+			break // io.EOF, or a damaged line: what follows it is dropped
+		}
 		if len(rec) != np+5 {
 			continue
 		}
 		p, err1 := strconv.Atoi(rec[0])
 		rep, err2 := strconv.Atoi(rec[1])
 		v, err3 := strconv.ParseFloat(rec[np+4], 64)
-		if err1 != nil || err2 != nil || err3 != nil || p < 0 || p >= len(sw.points) {
+		if err1 != nil || err2 != nil || err3 != nil || p < 0 || p >= len(sw.points) || rep < 0 || rep >= sw.spec.Replications {
 			continue
 		}
-		k := [2]int{p, rep}
-		b := byKey[k]
-		if b == nil {
-			b = &block{point: p, rep: rep}
-			byKey[k] = b
-			order = append(order, k)
+		if cur == nil || cur.point != p || cur.rep != rep {
+			flush()
+			cur = &block{point: p, rep: rep}
 		}
-		b.rows = append(b.rows, row{rec[np+2], rec[np+3], v})
+		cur.rows = append(cur.rows, row{rec[np+2], rec[np+3], v})
 	}
+	flush()
 	var out []block
 	for _, k := range order {
 		if b := byKey[k]; len(b.rows) == expectedRows(sw.points[b.point]) {
-			out = append(out, *b)
+			out = append(out, b)
 		}
 	}
 	return out, nil
@@ -675,15 +774,17 @@ func readBlocks(dir string, sw *sweep) ([]block, error) {
 // finishSweep rewrites dir's outputs in canonical order from its blocks: rows.csv and
 // rows.jsonl sorted by point and replication, summary.csv, and the figures. Any set of shards
 // holding the same blocks gives the same bytes.
-func finishSweep(sw *sweep, dir, plots string) error {
+func finishSweep(sw *sweep, dir, plots string) ([]pointSummary, []block, error) {
 	blocks, err := readBlocks(dir, sw)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	return writeSweep(sw, dir, blocks, plots)
+	sum, err := writeSweep(sw, dir, blocks, plots)
+	return sum, blocks, err
 }
 
-func writeSweep(sw *sweep, dir string, blocks []block, plots string) error {
+// writeSweep writes the outputs of blocks into dir and returns the points' summaries.
+func writeSweep(sw *sweep, dir string, blocks []block, plots string) ([]pointSummary, error) {
 	seen := map[[2]int]bool{}
 	var uniq []block
 	for _, b := range blocks {
@@ -720,21 +821,24 @@ func writeSweep(sw *sweep, dir string, blocks []block, plots string) error {
 		}
 	}
 	if err := writeMeta(dir, sw); err != nil {
-		return err
+		return nil, err
 	}
-	for name, data := range map[string][]byte{"rows.csv": rows.Bytes(), "rows.jsonl": jsonl.Bytes()} {
-		if err := writeFileAtomic(filepath.Join(dir, name), data); err != nil {
-			return err
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{"rows.csv", rows.Bytes()}, {"rows.jsonl", jsonl.Bytes()}} {
+		if err := writeFileAtomic(filepath.Join(dir, f.name), f.data); err != nil {
+			return nil, err
 		}
 	}
 	sum := summarize(sw, uniq)
 	if err := writeFileAtomic(filepath.Join(dir, "summary.csv"), summaryCSV(sw, sum)); err != nil {
-		return err
+		return nil, err
 	}
 	if plots == "none" {
-		return nil
+		return sum, nil
 	}
-	return sweepPlots(sw, dir, sum, plots)
+	return sum, sweepPlots(sw, dir, sum, plots)
 }
 
 func writeFileAtomic(path string, data []byte) error {
@@ -783,6 +887,69 @@ func summarize(sw *sweep, blocks []block) []pointSummary {
 	return out
 }
 
+// maxSummaryPoints is how many points the printed summary lists; above it, only the Pareto
+// front (summary.csv has them all).
+const maxSummaryPoints = 40
+
+// printSweepSummary prints each point's throughput, p99 total lag and Jain's index (means ±
+// 95% intervals over the replications), marks the Pareto front and names its knee.
+func printSweepSummary(out io.Writer, sw *sweep, sum []pointSummary) {
+	if len(sum) == 0 {
+		return
+	}
+	xs, ys := make([]float64, len(sum)), make([]float64, len(sum))
+	for i, s := range sum {
+		xs[i], ys[i] = s.throughput.Mean, s.p99.Mean
+	}
+	front := sim.ParetoFront(xs, ys)
+	onFront := map[int]bool{}
+	for _, i := range front {
+		onFront[i] = true
+	}
+	knee, hasKnee := sim.Knee(xs, ys)
+	bw := bufio.NewWriter(out)
+	defer bw.Flush()
+	fmt.Fprintf(bw, "sweep %s: %d points × %d replications, seed %d; means ± 95%% intervals\n\n",
+		sw.name, len(sum), sw.spec.Replications, sw.spec.Seed)
+	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
+	h := []string{"point"}
+	for _, p := range sw.spec.Parameters {
+		h = append(h, p.Path)
+	}
+	h = append(h, "throughput (jobs/s)", "p99 total lag (s)", "Jain", "")
+	fmt.Fprintln(tw, strings.Join(h, "\t"))
+	ci := func(e sim.Estimate) string {
+		if math.IsNaN(e.HalfWidth) {
+			return fmt.Sprintf("%.4g", e.Mean)
+		}
+		return fmt.Sprintf("%.4g ± %.2g", e.Mean, e.HalfWidth)
+	}
+	shown := 0
+	for i, s := range sum {
+		if len(sum) > maxSummaryPoints && !onFront[i] {
+			continue
+		}
+		mark := ""
+		switch {
+		case hasKnee && i == knee:
+			mark = "front, knee"
+		case onFront[i]:
+			mark = "front"
+		}
+		rec := append([]string{strconv.Itoa(s.pt.index)}, s.pt.labels...)
+		rec = append(rec, ci(s.throughput), ci(s.p99), ci(s.jain), mark)
+		fmt.Fprintln(tw, strings.Join(rec, "\t"))
+		shown++
+	}
+	tw.Flush()
+	if shown < len(sum) {
+		fmt.Fprintf(bw, "(%d points off the Pareto front not shown; summary.csv has them all)\n", len(sum)-shown)
+	}
+	if hasKnee {
+		fmt.Fprintf(bw, "knee of the throughput / p99 front: point %d\n", sum[knee].pt.index)
+	}
+}
+
 func summaryCSV(sw *sweep, sum []pointSummary) []byte {
 	var b bytes.Buffer
 	cw := csv.NewWriter(&b)
@@ -813,12 +980,31 @@ func summaryCSV(sw *sweep, sum []pointSummary) []byte {
 func sweepPlots(sw *sweep, dir string, sum []pointSummary, format string) error {
 	var pts []simplot.ParetoPoint
 	xs, ys := make([]float64, len(sum)), make([]float64, len(sum))
+	// The palette spans [0, 1]; a sweep's Jain indices often span a few hundredths (0.93 to
+	// 0.99), which would all come out the same blue. Stretch them over the palette and say
+	// what its ends stand for.
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, s := range sum {
+		if j := s.jain.Mean; !math.IsNaN(j) {
+			lo, hi = min(lo, j), max(hi, j)
+		}
+	}
+	scale := func(j float64) float64 {
+		if math.IsNaN(j) || !(hi > lo) {
+			return j
+		}
+		return (j - lo) / (hi - lo)
+	}
 	for i, s := range sum {
-		pts = append(pts, simplot.ParetoPoint{Label: strconv.Itoa(s.pt.index), X: s.throughput.Mean, Y: s.p99.Mean, Colour: s.jain.Mean})
+		pts = append(pts, simplot.ParetoPoint{Label: strconv.Itoa(s.pt.index), X: s.throughput.Mean, Y: s.p99.Mean, Colour: scale(s.jain.Mean)})
 		xs[i], ys[i] = s.throughput.Mean, s.p99.Mean
 	}
+	colour := "colour: Jain"
+	if hi > lo {
+		colour = fmt.Sprintf("colour: Jain %.3g (red) to %.3g (blue)", lo, hi)
+	}
 	knee, _ := sim.Knee(xs, ys) // -1 when the front has no knee
-	p, err := simplot.ParetoKnee(sw.name+": throughput vs p99 latency (colour: Jain; labels: point)", "throughput (jobs/s)", "p99 total latency (s)", pts, knee)
+	p, err := simplot.ParetoKnee(sw.name+": throughput vs p99 latency ("+colour+"; labels: point)", "throughput (jobs/s)", "p99 total latency (s)", pts, knee)
 	if err != nil {
 		return err
 	}
@@ -829,16 +1015,17 @@ func sweepPlots(sw *sweep, dir string, sum []pointSummary, format string) error 
 	if len(params) != 2 || sw.spec.Design != "grid" {
 		return nil
 	}
-	z := make([][]float64, len(params[1].Values))
+	ax := sw.axes
+	z := make([][]float64, ax[1].n())
 	for i := range z {
-		z[i] = make([]float64, len(params[0].Values))
+		z[i] = make([]float64, ax[0].n())
 		for j := range z[i] {
 			z[i][j] = math.NaN()
 		}
 	}
 	for _, s := range sum {
 		k := s.pt.index
-		z[k%len(params[1].Values)][k/len(params[1].Values)] = s.p99.Mean
+		z[k%ax[1].n()][k/ax[1].n()] = s.p99.Mean
 	}
 	labels := func(vs []any) []string {
 		out := make([]string, len(vs))
@@ -847,7 +1034,7 @@ func sweepPlots(sw *sweep, dir string, sum []pointSummary, format string) error 
 		}
 		return out
 	}
-	h, err := simplot.Heatmap(sw.name+": p99 total latency (s)", params[0].Path, params[1].Path, labels(params[0].Values), labels(params[1].Values), z)
+	h, err := simplot.Heatmap(sw.name+": p99 total latency (s)", params[0].Path, params[1].Path, labels(ax[0].values), labels(ax[1].values), z)
 	if err != nil {
 		return err
 	}
@@ -902,9 +1089,16 @@ func cmdMerge(args []string, env environment) error {
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
 	}
-	if err := writeSweep(sw, *out, blocks, *plots); err != nil {
+	unlock, err := lockDir(*out)
+	if err != nil {
 		return err
 	}
+	defer unlock()
+	sum, err := writeSweep(sw, *out, blocks, *plots)
+	if err != nil {
+		return err
+	}
+	printSweepSummary(env.stdout, sw, sum)
 	fmt.Fprintf(env.stdout, "merged %d runs of %d points into %s\n", len(blocks), len(sw.points), *out)
 	return nil
 }
