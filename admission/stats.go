@@ -34,7 +34,11 @@ type GateStats struct {
 	Name      string
 	Errors    uint64
 	LastError string
-	// Partitions lists the gate's partitions with state, sorted by key.
+	// Partitions lists the gate's partitions with state, sorted by key: for a throttle,
+	// those whose limit it knows (a full bucket is forgotten after a while: it is the same as
+	// a new one); for a concurrency gate, those with jobs in flight; for an adaptive gate,
+	// every partition it has seen (under its own PartitionBy, those in flight); for a global
+	// cap, one partition "default".
 	Partitions []GatePartitionStats
 }
 
