@@ -80,6 +80,15 @@
 // before a Throttle, which passes a partition's first jobs up to its tokens, so that jobs
 // that must wait do not take those places.
 //
+// # Observability
+//
+// [Policy.Stats] (or [Policy.StatsInto], which reuses the caller's slices) reports totals
+// and, per partition, the jobs pending, delayed, parked, admitted (in flight), started and
+// completed; per gate, its errors and its state per partition: a throttle's tokens, a
+// concurrency gate's in-flight count, an adaptive gate's limit, in-flight count and EWMA of
+// queue lag. It is O(partitions); [Policy.Totals], the totals alone, is O(1), cheap enough
+// to call after every tick whatever the number of partitions.
+//
 // # Cost and concurrency
 //
 // Stage is O(1) amortised with one allocation (the job record, recycled in steady state).

@@ -3,6 +3,7 @@ package admission
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -115,6 +116,22 @@ func TestStatsContents(t *testing.T) {
 		{Key: "b", InFlight: 1, Limit: 2},
 	}, s.Gates[2].Partitions)
 	assert.Equal(t, []GatePartitionStats{{Key: "default", InFlight: 1}}, s.Gates[3].Partitions)
+
+	// Partitions, the policy's and the gates', are listed by key, not by first appearance.
+	q := newPolicy(t, Config[tctx]{Gates: []Gate[tctx]{Concurrency(Const[tctx](5)), Serial(func(c tctx) string { return c.Tenant + "!" })}})
+	stage(t, q, t0, job("z1", "z"), job("m1", "m"), job("a1", "a"))
+	tick(t, q, t0)
+	qs := q.Stats(t0)
+	assert.Equal(t, []string{"z", "m", "a"}, []string{qs.Partitions[0].Key, qs.Partitions[1].Key, qs.Partitions[2].Key},
+		"the policy's partitions are in first-appearance order")
+	for _, g := range qs.Gates {
+		var keys []string
+		for _, gp := range g.Partitions {
+			keys = append(keys, gp.Key)
+		}
+		assert.True(t, slices.IsSorted(keys), "gate %s lists %v", g.Name, keys)
+		assert.Len(t, keys, 3)
+	}
 
 	// StatsInto reuses the caller's slices.
 	var into Stats

@@ -82,8 +82,8 @@ func checkInvariants[C any](p *Policy[C]) error {
 			}
 		}
 	}
-	if admittedN != p.admittedN {
-		return fmt.Errorf("policy counts %d admitted, jobs say %d", p.admittedN, admittedN)
+	if got, want := [5]int{p.pendingN, p.delayedN, p.parkedN, p.admittedN, p.startedN}, [5]int{pendingN, delayedN, parkedN, admittedN, startedN}; got != want {
+		return fmt.Errorf("policy counts %v (pending, delayed, parked, admitted, started), jobs say %v", got, want)
 	}
 	if got := uint64(p.jobs.len()) + completed; got != p.staged {
 		return fmt.Errorf("staged %d but held %d + completed %d", p.staged, p.jobs.len(), completed)

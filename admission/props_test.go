@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -343,6 +344,13 @@ func (m *machine) step() error {
 // paused flags, the last admission, and Drained.
 func (m *machine) checkStats() error {
 	s := m.p.Stats(m.now)
+	if tot := m.p.Totals(); !reflect.DeepEqual(tot, Stats{
+		Staged: s.Staged, Completed: s.Completed, Expired: s.Expired, Reverted: s.Reverted,
+		Pending: s.Pending, Delayed: s.Delayed, Parked: s.Parked, Admitted: s.Admitted, Started: s.Started,
+		LastAdmission: s.LastAdmission, Draining: s.Draining,
+	}) {
+		return fmt.Errorf("Totals() = %+v, Stats %+v", tot, s)
+	}
 	if s.Staged != m.staged || s.Completed+s.Expired != m.completed || s.Reverted != m.reverted {
 		return fmt.Errorf("stats count %d staged, %d+%d completed, %d reverted; model %d, %d, %d",
 			s.Staged, s.Completed, s.Expired, s.Reverted, m.staged, m.completed, m.reverted)
