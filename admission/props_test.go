@@ -40,6 +40,7 @@ type machine struct {
 	p       *Policy[tctx]
 	now     time.Time
 	nextID  int
+	ids     []JobID             // every ID made, in order
 	held    map[JobID]Job[tctx] // pending or admitted, per the model
 	adm     map[JobID]bool      // admitted, per the model
 	dedupe  map[string]JobID
@@ -121,6 +122,7 @@ func (m *machine) newJob() Job[tctx] {
 	r := m.r
 	id := JobID(fmt.Sprint(m.nextID))
 	m.nextID++
+	m.ids = append(m.ids, id)
 	j := Job[tctx]{ID: id, Priority: r.IntN(3), Context: tctx{Tenant: m.tenants[r.IntN(3)], Max: r.IntN(4)}}
 	if r.IntN(3) == 0 {
 		j.DedupeKey = fmt.Sprint("d", r.IntN(4))
@@ -146,8 +148,7 @@ func (m *machine) hold(j Job[tctx]) {
 // pick returns a random held job ID satisfying f, in a deterministic order.
 func (m *machine) pick(f func(JobID) bool) (JobID, bool) {
 	var ids []JobID
-	for i := 0; i < m.nextID; i++ {
-		id := JobID(fmt.Sprint(i))
+	for _, id := range m.ids {
 		if _, ok := m.held[id]; ok && f(id) {
 			ids = append(ids, id)
 		}
