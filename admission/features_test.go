@@ -309,3 +309,50 @@ func TestConcurrentStagingOneTicker(t *testing.T) {
 	assert.Equal(t, uint64(stagers*perStager), s.Completed)
 	require.NoError(t, checkInvariants(p))
 }
+
+// endRecorder is a custom Tracker that records the End of every job it held.
+type endRecorder struct{ ends map[JobID]End }
+
+func (r *endRecorder) Name() string { return "recorder" }
+func (r *endRecorder) Filter(now time.Time, b []Candidate[tctx]) []Candidate[tctx] {
+	return b
+}
+func (r *endRecorder) Commit(now time.Time, admitted []Candidate[tctx]) {}
+func (r *endRecorder) Release(now time.Time, c Candidate[tctx], e End) {
+	if _, dup := r.ends[c.ID]; dup {
+		panic("released twice: " + string(c.ID))
+	}
+	r.ends[c.ID] = e
+}
+
+// A custom tracker sees each admitted job's end exactly once, with its kind, outcome and
+// spans; a clock that goes backwards between admission, start and completion gives zero
+// spans, not negative ones, and adaptive gates learn no negative lag.
+func TestTrackerSeesEnds(t *testing.T) {
+	rec := &endRecorder{ends: map[JobID]End{}}
+	ad, err := Adaptive[tctx](aimd.Config{Initial: 5, TargetLag: time.Second})
+	require.NoError(t, err)
+	p := newPolicy(t, Config[tctx]{Gates: []Gate[tctx]{rec, ad}, Lease: time.Minute})
+	stage(t, p, t0, job("done", "a"), job("failed", "a"), job("back", "a"), job("reverted", "a"), job("lost", "a"))
+	at := t0.Add(10 * time.Second)
+	assert.Equal(t, "done failed back reverted lost", tick(t, p, at))
+	require.NoError(t, p.Start(at.Add(2*time.Second), "done"))
+	require.NoError(t, p.Complete(at.Add(5*time.Second), "done", false))
+	require.NoError(t, p.Complete(at.Add(time.Second), "failed", true))
+	require.NoError(t, p.Start(at.Add(-3*time.Second), "back")) // the clock went back
+	require.NoError(t, p.Complete(at.Add(-4*time.Second), "back", false))
+	require.NoError(t, p.Revert(at, "reverted"))
+	assert.Equal(t, []JobID{"lost"}, p.Reap(at.Add(2*time.Minute)))
+	assert.ErrorIs(t, p.Complete(at.Add(2*time.Minute), "lost", false), ErrUnknownJob, "a reaped job's late completion releases nothing")
+	assert.Equal(t, map[JobID]End{
+		"done":     {Kind: Completed, Started: true, QueueLag: 2 * time.Second, Service: 3 * time.Second},
+		"failed":   {Kind: Completed, Failed: true, Started: true, QueueLag: time.Second},
+		"back":     {Kind: Completed, Started: true},
+		"reverted": {Kind: Reverted},
+		"lost":     {Kind: Expired},
+	}, rec.ends)
+	s := p.Stats(at)
+	// EWMA from 0, α 0.5, over lags 2 s, 1 s, 0: 1 s, 1 s, 0.5 s.
+	assert.Equal(t, 500*time.Millisecond, s.Gates[1].Partitions[0].EWMA)
+	require.NoError(t, checkInvariants(p))
+}

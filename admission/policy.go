@@ -757,11 +757,12 @@ func (p *Policy[C]) Complete(now time.Time, id JobID, failed bool) error {
 	if err != nil {
 		return err
 	}
+	// A clock that went backwards between admission, start and completion is no time passing.
 	e := End{Kind: Completed, Failed: failed, Started: true}
 	if n.started {
-		e.QueueLag, e.Service = time.Duration(n.startedAt-n.admittedAt), time.Duration(p.off(now)-n.startedAt)
+		e.QueueLag, e.Service = time.Duration(max(n.startedAt-n.admittedAt, 0)), time.Duration(max(p.off(now)-n.startedAt, 0))
 	} else {
-		e.QueueLag = time.Duration(p.off(now) - n.admittedAt)
+		e.QueueLag = time.Duration(max(p.off(now)-n.admittedAt, 0))
 	}
 	p.end(now, n, e)
 	p.completedN++
