@@ -230,38 +230,39 @@ func BenchmarkTick(b *testing.B) {
 // gates, all partitions holding jobs and throttle state (the worst case for a caller polling
 // every tick). StatsInto is O(partitions), Totals O(1).
 func BenchmarkStats(b *testing.B) {
-	p, names := benchPolicy(b, 10_000)
-	// Partitions appear in an order unrelated to their keys, which Stats sorts by.
-	rand.New(rand.NewPCG(1, 2)).Shuffle(len(names), func(i, j int) { names[i], names[j] = names[j], names[i] })
-	jobIDs := ids(20_000)
-	for i, id := range jobIDs {
-		if _, err := p.Stage(t0, Job[bctx]{ID: id, Context: bctx{tenant: i % 10_000}}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	now := t0
-	for range 20 { // every partition charged and in flight
-		now = now.Add(time.Millisecond)
-		p.Tick(now)
-	}
-	b.Run("call=StatsInto", func(b *testing.B) {
-		var s Stats
-		p.StatsInto(now, &s)
-		b.ReportAllocs()
-		b.ResetTimer()
-		for range b.N {
-			p.StatsInto(now, &s)
-		}
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(s.Partitions)), "ns/partition")
-	})
-	b.Run("call=Totals", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if p.Totals().Admitted == 0 {
-				b.Fatal("nothing admitted")
+	for _, parts := range []int{100, 10_000} {
+		p, names := benchPolicy(b, parts)
+		// Partitions appear in an order unrelated to their keys, which Stats sorts by.
+		rand.New(rand.NewPCG(1, 2)).Shuffle(len(names), func(i, j int) { names[i], names[j] = names[j], names[i] })
+		for i, id := range ids(2 * parts) {
+			if _, err := p.Stage(t0, Job[bctx]{ID: id, Context: bctx{tenant: i % parts}}); err != nil {
+				b.Fatal(err)
 			}
 		}
-	})
+		now := t0
+		for range max(2, 2*parts/DefaultBatchSize) { // every partition charged and in flight
+			now = now.Add(time.Millisecond)
+			p.Tick(now)
+		}
+		b.Run(fmt.Sprintf("partitions=%d/call=StatsInto", parts), func(b *testing.B) {
+			var s Stats
+			p.StatsInto(now, &s)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				p.StatsInto(now, &s)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(s.Partitions)), "ns/partition")
+		})
+		b.Run(fmt.Sprintf("partitions=%d/call=Totals", parts), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if p.Totals().Admitted == 0 {
+					b.Fatal("nothing admitted")
+				}
+			}
+		})
+	}
 }
 
 // BenchmarkLifecycle: Start and Complete of an admitted job (ns/op per job).

@@ -22,9 +22,10 @@
 // dispatch_policy leaves this order to SQL. Given that key order, phase 1 is the one
 // [interleave.Batch] makes (each key's first Quantum jobs, key after key, cut at BatchSize),
 // and the tests hold every tick's batch to it. Indexes (per-priority FIFO lists, per-key
-// lists and a ring of keys) make the fetch cost O(BatchSize + keys visited), at most
-// O(BatchSize + keys × Quantum), instead of a scan of the backlog: calling interleave.Batch
-// on the pending list would scan up to all of it.
+// lists and a ring of keys with pending jobs) make the fetch cost O(BatchSize + priority
+// levels) whatever the backlog: every key visited gives at least one job, so at most
+// BatchSize keys are visited, and the top-up skips at most the BatchSize jobs phase 1 took.
+// Calling interleave.Batch on the pending list instead would scan up to all of it.
 //
 // # Gates
 //
