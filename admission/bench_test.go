@@ -14,11 +14,17 @@ import (
 type bctx struct{ tenant int }
 
 func benchPolicy(b *testing.B, tenants int) (*Policy[bctx], []string) {
+	return benchPolicyQuantum(b, tenants, 0)
+}
+
+// benchPolicyQuantum is benchPolicy with Config.Quantum quantum (0: the default).
+func benchPolicyQuantum(b *testing.B, tenants, quantum int) (*Policy[bctx], []string) {
 	names := make([]string, tenants)
 	for i := range names {
 		names[i] = fmt.Sprintf("tenant-%05d", i)
 	}
 	p, err := New(Config[bctx]{
+		Quantum:     quantum,
 		PartitionBy: func(c bctx) string { return names[c.tenant] },
 		Gates: []Gate[bctx]{
 			Throttle(Const[bctx](tokenbucket.Limit{Rate: benchRate, Per: time.Second, Burst: benchBurst})),
@@ -223,6 +229,59 @@ func BenchmarkTick(b *testing.B) {
 				b.ReportMetric(float64(admitted)/float64(b.N), "jobs/tick")
 			})
 		}
+	}
+}
+
+// BenchmarkTickRoundRobin: BenchmarkTick's tick with every job keyed by its tenant, so that
+// each tick is the two-phase fetch over 10,000 keys, at both backlogs. Quantum is 1, so that
+// both admit one job from each of 500 keys per tick (with the default 50, a deep backlog
+// would give 10 keys 50 jobs each, a different load for the gates). There is no anchor: the
+// naive policy has no round-robin fetch.
+func BenchmarkTickRoundRobin(b *testing.B) {
+	for _, backlog := range []int{1_000, 1_000_000} {
+		b.Run(fmt.Sprintf("backlog=%d/keys=10000/quantum=1", backlog), func(b *testing.B) {
+			p, names := benchPolicyQuantum(b, 10_000, 1)
+			stage := func(now time.Time, id JobID, tenant int) {
+				if _, err := p.Stage(now, Job[bctx]{ID: id, RoundRobinKey: names[tenant], Context: bctx{tenant: tenant}}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			jobIDs := ids(backlog + DefaultBatchSize)
+			for i := range backlog {
+				stage(t0, jobIDs[i], i%10_000)
+			}
+			spare := jobIDs[backlog:]
+			var out []Admitted[bctx]
+			now, admitted := t0, 0
+			round := func() {
+				for i, a := range out {
+					if err := p.Complete(now, a.ID, false); err != nil {
+						b.Fatal(err)
+					}
+					stage(now, spare[i], a.Context.tenant)
+					spare[i] = a.ID
+				}
+			}
+			for range 2 * 10_000 / DefaultBatchSize {
+				now = now.Add(time.Millisecond)
+				out = p.TickAppend(now, out[:0])
+				round()
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				now = now.Add(time.Millisecond)
+				out = p.TickAppend(now, out[:0])
+				admitted += len(out)
+				b.StopTimer()
+				round()
+				b.StartTimer()
+			}
+			if admitted > 0 {
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(admitted), "ns/job")
+			}
+			b.ReportMetric(float64(admitted)/float64(b.N), "jobs/tick")
+		})
 	}
 }
 
