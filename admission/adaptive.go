@@ -115,12 +115,25 @@ func (g *AdaptiveGate[C]) Limit(key string) int { return g.lim.Limit(key) }
 // Available returns partition key's free slots at now, with the safety valve.
 func (g *AdaptiveGate[C]) Available(now time.Time, key string) int { return g.lim.Available(now, key) }
 
-func (g *AdaptiveGate[C]) partitionStats(now time.Time, dst []GatePartitionStats) []GatePartitionStats {
-	for s, n := range g.inflight {
-		if n != 0 {
-			k := g.slots.key(int32(s))
-			st, _ := g.lim.Stats(k)
-			dst = append(dst, GatePartitionStats{Key: k, InFlight: st.InFlight, Limit: st.Limit, EWMA: st.Ewma})
+// partitionStats lists every partition the gate has seen, idle ones included, with its
+// current limit and EWMA (with its own PartitionBy, the partitions with jobs in flight: it
+// forgets the others' keys; Limit still answers for any key).
+func (g *AdaptiveGate[C]) partitionStats(now time.Time, dst []GatePartitionStats, byKey []int32) []GatePartitionStats {
+	add := func(s int32) {
+		if sk := g.slots.keys[s]; sk.used {
+			st, _ := g.lim.Stats(sk.key)
+			dst = append(dst, GatePartitionStats{Key: sk.key, InFlight: st.InFlight, Limit: st.Limit, EWMA: st.Ewma})
+		}
+	}
+	if g.own() {
+		for s := range g.slots.keys {
+			add(int32(s))
+		}
+	} else {
+		for _, s := range byKey {
+			if int(s) < len(g.slots.keys) {
+				add(s)
+			}
 		}
 	}
 	return dst

@@ -2,6 +2,8 @@ package admission
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -12,15 +14,21 @@ import (
 type bctx struct{ tenant int }
 
 func benchPolicy(b *testing.B, tenants int) (*Policy[bctx], []string) {
+	return benchPolicyQuantum(b, tenants, 0)
+}
+
+// benchPolicyQuantum is benchPolicy with Config.Quantum quantum (0: the default).
+func benchPolicyQuantum(b *testing.B, tenants, quantum int) (*Policy[bctx], []string) {
 	names := make([]string, tenants)
 	for i := range names {
 		names[i] = fmt.Sprintf("tenant-%05d", i)
 	}
 	p, err := New(Config[bctx]{
+		Quantum:     quantum,
 		PartitionBy: func(c bctx) string { return names[c.tenant] },
 		Gates: []Gate[bctx]{
-			Throttle(Const[bctx](tokenbucket.Limit{Rate: 1e6, Per: time.Second, Burst: 1000})),
-			Concurrency(Const[bctx](1000)),
+			Throttle(Const[bctx](tokenbucket.Limit{Rate: benchRate, Per: time.Second, Burst: benchBurst})),
+			Concurrency(Const[bctx](benchMaxIn)),
 			FairInterleave[bctx](),
 		},
 	})
@@ -39,63 +47,226 @@ func ids(n int) []JobID {
 	return out
 }
 
-// BenchmarkStage: staging jobs over 10,000 tenants, per job. In "steady" the backlog stays
-// near 10,000 (a tick outside the timer admits and completes the staged jobs every 10,000
-// stages), as in a dispatcher that keeps up; in "growing" nothing is admitted and the backlog
-// grows to b.N, so the figure includes map growth and the GC scanning a growing heap.
+// The benchmarks' gates: every tenant may start 1e6 jobs per second (burst 1000) and run
+// 1000 at once, so that a tick admits its whole batch and the figures are the cost of the
+// work, not of refusals.
+const (
+	benchRate  = 1e6
+	benchBurst = 1000
+	benchMaxIn = 1000
+)
+
+// stager is what BenchmarkStage times: ours or the anchor.
+type stager interface {
+	Stage(now time.Time, id JobID, tenant int) error
+}
+
+type ourStager struct{ p *Policy[bctx] }
+
+func (s ourStager) Stage(now time.Time, id JobID, tenant int) error {
+	_, err := s.p.Stage(now, Job[bctx]{ID: id, Context: bctx{tenant: tenant}})
+	return err
+}
+
+// ticker is what BenchmarkTick times (tick), with the untimed work around it (drain
+// completes the jobs the last tick admitted).
+type ticker interface {
+	stager
+	tick(now time.Time) int
+	drain(now time.Time, f func(id JobID, tenant int))
+}
+
+type ourTicker struct {
+	ourStager
+	out []Admitted[bctx]
+}
+
+func (t *ourTicker) tick(now time.Time) int {
+	t.out = t.p.TickAppend(now, t.out[:0])
+	return len(t.out)
+}
+
+func (t *ourTicker) drain(now time.Time, f func(JobID, int)) {
+	for _, a := range t.out {
+		if err := t.p.Complete(now, a.ID, false); err != nil {
+			panic(err)
+		}
+		f(a.ID, a.Context.tenant)
+	}
+}
+
+type naiveTicker struct {
+	*naivePolicy
+	out []*naiveJob
+}
+
+func (t *naiveTicker) tick(now time.Time) int {
+	t.out = t.TickAppend(now, t.out[:0])
+	return len(t.out)
+}
+
+func (t *naiveTicker) drain(now time.Time, f func(JobID, int)) {
+	for _, j := range t.out {
+		if err := t.Complete(now, j.id); err != nil {
+			panic(err)
+		}
+		f(j.id, j.tenant)
+	}
+}
+
+func newTicker(b *testing.B, impl string, tenants int) ticker {
+	if impl == "naive-heap" {
+		names := make([]string, tenants)
+		for i := range names {
+			names[i] = fmt.Sprintf("tenant-%05d", i)
+		}
+		return &naiveTicker{naivePolicy: newNaive(names, benchRate, benchBurst, benchMaxIn)}
+	}
+	p, _ := benchPolicy(b, tenants)
+	return &ourTicker{ourStager: ourStager{p}}
+}
+
+var impls = []string{"dispatchlab", "naive-heap"}
+
+// BenchmarkStage: staging jobs over 10,000 tenants, per job, ours and the anchor (a map by
+// ID and a container/heap; see naivePolicy). In "steady" the backlog stays between 10,000
+// and 10,500 jobs: after every 500 stages a tick outside the timer admits 500 and completes
+// them, as in a dispatcher that keeps up. In "growing" nothing is admitted and the backlog
+// grows to b.N, so the figure includes table growth, first touches of new memory and the
+// GC scanning a growing heap.
 func BenchmarkStage(b *testing.B) {
-	b.Run("backlog=steady-10000", func(b *testing.B) {
-		p, _ := benchPolicy(b, 10_000)
-		jobIDs := ids(20_000)
-		now := t0
-		var out []Admitted[bctx]
-		b.ReportAllocs()
-		b.ResetTimer()
-		for i := range b.N {
-			if _, err := p.Stage(now, Job[bctx]{ID: jobIDs[i%20_000], Context: bctx{tenant: i % 10_000}}); err != nil {
-				b.Fatal(err)
-			}
-			if i%10_000 == 9_999 {
-				b.StopTimer()
-				for p.Stats(now).Pending > 0 {
-					now = now.Add(time.Second)
-					out = p.TickAppend(now, out[:0])
-					for _, a := range out {
-						p.Complete(now, a.ID, false)
-					}
+	for _, impl := range impls {
+		b.Run("backlog=steady-10000/impl="+impl, func(b *testing.B) {
+			t := newTicker(b, impl, 10_000)
+			jobIDs := ids(10_000 + 2*DefaultBatchSize)
+			for i := range 10_000 {
+				if err := t.Stage(t0, jobIDs[i], i%10_000); err != nil {
+					b.Fatal(err)
 				}
-				b.StartTimer()
 			}
-		}
-	})
-	b.Run("backlog=growing", func(b *testing.B) {
-		p, _ := benchPolicy(b, 10_000)
-		jobIDs := ids(b.N)
-		b.ReportAllocs()
-		b.ResetTimer()
-		for i := range b.N {
-			if _, err := p.Stage(t0, Job[bctx]{ID: jobIDs[i], Context: bctx{tenant: i % 10_000}}); err != nil {
-				b.Fatal(err)
+			free := slices.Clone(jobIDs[10_000:]) // IDs not held: staged next, refilled by completions
+			now := t0
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				if err := t.Stage(now, free[len(free)-1], i%10_000); err != nil {
+					b.Fatal(err)
+				}
+				free = free[:len(free)-1]
+				if i%DefaultBatchSize == DefaultBatchSize-1 {
+					b.StopTimer()
+					now = now.Add(time.Second)
+					t.tick(now)
+					t.drain(now, func(id JobID, _ int) { free = append(free, id) })
+					b.StartTimer()
+				}
 			}
-		}
-	})
+		})
+	}
+	for _, impl := range impls {
+		b.Run("backlog=growing/impl="+impl, func(b *testing.B) {
+			t := newTicker(b, impl, 10_000)
+			jobIDs := ids(b.N)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				if err := t.Stage(t0, jobIDs[i], i%10_000); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
 
 // BenchmarkTick: one tick admitting 500 jobs through throttle + concurrency + fair interleave
-// over 10,000 tenants, at a backlog of 1,000 and of 1,000,000 pending jobs. The reported
-// metric ns/job is the tick's cost per admitted job; completing and restaging the admitted
-// jobs, which keeps the backlog constant, is outside the timer.
+// over 10,000 tenants, at a backlog of 1,000 and of 1,000,000 pending jobs, ours and the
+// anchor. The reported metric ns/job is the tick's cost per admitted job; completing and
+// restaging the admitted jobs, which keeps the backlog constant, is outside the timer, and
+// so are the first ticks, which create every partition's gate state (a one-time cost,
+// O(partitions)).
 func BenchmarkTick(b *testing.B) {
 	for _, backlog := range []int{1_000, 1_000_000} {
-		b.Run(fmt.Sprintf("backlog=%d/tenants=10000", backlog), func(b *testing.B) {
-			p, _ := benchPolicy(b, 10_000)
-			jobIDs := ids(backlog + 500)
+		for _, impl := range impls {
+			b.Run(fmt.Sprintf("backlog=%d/tenants=10000/impl=%s", backlog, impl), func(b *testing.B) {
+				t := newTicker(b, impl, 10_000)
+				jobIDs := ids(backlog + DefaultBatchSize)
+				for i := range backlog {
+					if err := t.Stage(t0, jobIDs[i], i%10_000); err != nil {
+						b.Fatal(err)
+					}
+				}
+				spare := jobIDs[backlog:]
+				now, admitted := t0, 0
+				round := func() {
+					i := 0
+					t.drain(now, func(id JobID, tenant int) {
+						if err := t.Stage(now, spare[i], tenant); err != nil {
+							b.Fatal(err)
+						}
+						spare[i] = id
+						i++
+					})
+				}
+				// Warm up: twice around the tenants, so that every partition has its gate
+				// state (a bucket, slots) and the figures are the steady state.
+				for range 2 * 10_000 / DefaultBatchSize {
+					now = now.Add(time.Millisecond)
+					t.tick(now)
+					round()
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				for range b.N {
+					now = now.Add(time.Millisecond)
+					admitted += t.tick(now)
+					b.StopTimer()
+					round()
+					b.StartTimer()
+				}
+				if admitted > 0 {
+					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(admitted), "ns/job")
+				}
+				b.ReportMetric(float64(admitted)/float64(b.N), "jobs/tick")
+			})
+		}
+	}
+}
+
+// BenchmarkTickRoundRobin: BenchmarkTick's tick with every job keyed by its tenant, so that
+// each tick is the two-phase fetch over 10,000 keys, at both backlogs. Quantum is 1, so that
+// both admit one job from each of 500 keys per tick (with the default 50, a deep backlog
+// would give 10 keys 50 jobs each, a different load for the gates). There is no anchor: the
+// naive policy has no round-robin fetch.
+func BenchmarkTickRoundRobin(b *testing.B) {
+	for _, backlog := range []int{1_000, 1_000_000} {
+		b.Run(fmt.Sprintf("backlog=%d/keys=10000/quantum=1", backlog), func(b *testing.B) {
+			p, names := benchPolicyQuantum(b, 10_000, 1)
+			stage := func(now time.Time, id JobID, tenant int) {
+				if _, err := p.Stage(now, Job[bctx]{ID: id, RoundRobinKey: names[tenant], Context: bctx{tenant: tenant}}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			jobIDs := ids(backlog + DefaultBatchSize)
 			for i := range backlog {
-				p.Stage(t0, Job[bctx]{ID: jobIDs[i], Context: bctx{tenant: i % 10_000}})
+				stage(t0, jobIDs[i], i%10_000)
 			}
 			spare := jobIDs[backlog:]
 			var out []Admitted[bctx]
 			now, admitted := t0, 0
+			round := func() {
+				for i, a := range out {
+					if err := p.Complete(now, a.ID, false); err != nil {
+						b.Fatal(err)
+					}
+					stage(now, spare[i], a.Context.tenant)
+					spare[i] = a.ID
+				}
+			}
+			for range 2 * 10_000 / DefaultBatchSize {
+				now = now.Add(time.Millisecond)
+				out = p.TickAppend(now, out[:0])
+				round()
+			}
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
@@ -103,19 +274,52 @@ func BenchmarkTick(b *testing.B) {
 				out = p.TickAppend(now, out[:0])
 				admitted += len(out)
 				b.StopTimer()
-				for i, a := range out {
-					if err := p.Complete(now, a.ID, false); err != nil {
-						b.Fatal(err)
-					}
-					p.Stage(now, Job[bctx]{ID: spare[i], Context: a.Context})
-					spare[i] = a.ID
-				}
+				round()
 				b.StartTimer()
 			}
 			if admitted > 0 {
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(admitted), "ns/job")
 			}
 			b.ReportMetric(float64(admitted)/float64(b.N), "jobs/tick")
+		})
+	}
+}
+
+// BenchmarkStats: StatsInto and Totals on a policy of 10,000 partitions with the benchmarks'
+// gates, all partitions holding jobs and throttle state (the worst case for a caller polling
+// every tick). StatsInto is O(partitions), Totals O(1).
+func BenchmarkStats(b *testing.B) {
+	for _, parts := range []int{100, 10_000} {
+		p, names := benchPolicy(b, parts)
+		// Partitions appear in an order unrelated to their keys, which Stats sorts by.
+		rand.New(rand.NewPCG(1, 2)).Shuffle(len(names), func(i, j int) { names[i], names[j] = names[j], names[i] })
+		for i, id := range ids(2 * parts) {
+			if _, err := p.Stage(t0, Job[bctx]{ID: id, Context: bctx{tenant: i % parts}}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		now := t0
+		for range max(2, 2*parts/DefaultBatchSize) { // every partition charged and in flight
+			now = now.Add(time.Millisecond)
+			p.Tick(now)
+		}
+		b.Run(fmt.Sprintf("partitions=%d/call=StatsInto", parts), func(b *testing.B) {
+			var s Stats
+			p.StatsInto(now, &s)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				p.StatsInto(now, &s)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(s.Partitions)), "ns/partition")
+		})
+		b.Run(fmt.Sprintf("partitions=%d/call=Totals", parts), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if p.Totals().Admitted == 0 {
+					b.Fatal("nothing admitted")
+				}
+			}
 		})
 	}
 }

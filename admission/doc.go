@@ -19,9 +19,13 @@
 // rotating order (each tick starts after the last key that had a job admitted in the
 // previous tick), so that keys take turns across ticks even when a global cap lets one job
 // through at a time, and every key is served in turn when keys × Quantum exceeds BatchSize;
-// dispatch_policy leaves this order to SQL. The selection is the one [interleave.Batch] makes over the whole
-// pending list, but indexes (per-priority FIFO lists, per-key lists and a ring of keys) make
-// it cost O(BatchSize + keys visited) instead of a scan of the backlog.
+// dispatch_policy leaves this order to SQL. Given that key order, phase 1 is the one
+// [interleave.Batch] makes (each key's first Quantum jobs, key after key, cut at BatchSize),
+// and the tests hold every tick's batch to it. Indexes (per-priority FIFO lists, per-key
+// lists and a ring of keys with pending jobs) make the fetch cost O(BatchSize + priority
+// levels) whatever the backlog: every key visited gives at least one job, so at most
+// BatchSize keys are visited, and the top-up skips at most the BatchSize jobs phase 1 took.
+// Calling interleave.Batch on the pending list instead would scan up to all of it.
 //
 // # Gates
 //
@@ -45,6 +49,10 @@
 // its batch, must not duplicate a job (the policy drops duplicates and counts them as gate
 // errors), and must not change state; a [Tracker] gate changes state in Commit, which sees
 // only the jobs finally admitted, and Release, called exactly once per admitted job.
+// Concurrency (and Serial), GlobalCap and Adaptive track jobs in flight: an admitted job
+// records its partition in each of them and releases it exactly once, at Complete, Revert
+// or Reap. Throttle is a Tracker too but tracks no job: it charges tokens at Commit and
+// its Release does nothing (tokens come back with time). FairInterleave keeps no state.
 //
 // # Guarantees
 //
@@ -61,6 +69,26 @@
 // [Policy.Pause] and [Policy.Resume] stop and restart admitting one partition (its staged
 // jobs wait; in-flight work continues; pausing a partition before it has jobs works);
 // [Policy.Drain] stops all admission and [Policy.Drained] reports when nothing is in flight.
+//
+// Serial execution keys (Roger's execution_key) are the gate [Serial]: at most one job per
+// key is admitted and not yet completed, reverted or reaped; the key's other jobs stay
+// pending, in the policy's order, and the next one goes at the first tick after the running
+// one ends. Keys are independent, so a waiting key never holds up another. Roger moves a
+// waiting job to a side queue and back, which collides with its own uniqueness check; here
+// a waiting job just stays pending, keeping its dedupe key. The gate keeps state only for
+// keys in flight, so unique keys (one per order, say) cost no memory once done. Serial is a
+// concurrency gate of cap 1 partitioned by the key, and composes with the others: put it
+// before a Throttle, which passes a partition's first jobs up to its tokens, so that jobs
+// that must wait do not take those places.
+//
+// # Observability
+//
+// [Policy.Stats] (or [Policy.StatsInto], which reuses the caller's slices) reports totals
+// and, per partition, the jobs pending, delayed, parked, admitted (in flight), started and
+// completed; per gate, its errors and its state per partition: a throttle's tokens, a
+// concurrency gate's in-flight count, an adaptive gate's limit, in-flight count and EWMA of
+// queue lag. It is O(partitions); [Policy.Totals], the totals alone, is O(1), cheap enough
+// to call after every tick whatever the number of partitions.
 //
 // # Cost and concurrency
 //

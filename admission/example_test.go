@@ -48,3 +48,33 @@ func Example() {
 	// 500ms: noisy-2
 	// pending: 3
 }
+
+// Serial execution keys: jobs that touch the same account run one at a time, in the order
+// they were staged; other accounts are not held up.
+func ExampleSerial() {
+	type op struct{ Account string }
+	policy, err := admission.New(admission.Config[op]{
+		Gates: []admission.Gate[op]{admission.Serial(func(o op) string { return o.Account })},
+	})
+	if err != nil {
+		panic(err)
+	}
+	now := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+	for _, j := range []struct{ id, account string }{{"deposit", "alice"}, {"withdraw", "alice"}, {"refund", "bob"}, {"close", "alice"}} {
+		policy.Stage(now, admission.Job[op]{ID: admission.JobID(j.id), Context: op{j.account}})
+	}
+	for round := 1; round <= 3; round++ {
+		admitted := policy.Tick(now)
+		for _, a := range admitted {
+			fmt.Printf("round %d: %s (%s)\n", round, a.ID, a.Context.Account)
+		}
+		for _, a := range admitted {
+			policy.Complete(now, a.ID, false)
+		}
+	}
+	// Output:
+	// round 1: deposit (alice)
+	// round 1: refund (bob)
+	// round 2: withdraw (alice)
+	// round 3: close (alice)
+}

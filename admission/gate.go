@@ -55,7 +55,13 @@ type Gate[C any] interface {
 // Tracker is a Gate that keeps state about admitted jobs (tokens charged, in-flight
 // counters, adaptive limits). For every job the tick finally admits, Commit is called once;
 // for every such job, Release is called exactly once later, when it completes, is reverted,
-// or its lease expires.
+// or its lease expires; End says which. Of the built-in gates, Concurrency, Serial,
+// GlobalCap and Adaptive track jobs in flight (Commit counts a job in, Release counts it
+// out); Throttle only charges tokens at Commit.
+//
+// Commit and Release run under the policy's lock, like Filter, and must not call back into
+// the Policy. Commit must not fail: a job it cannot record is still admitted, so a gate
+// that can run out of room must refuse the job in Filter.
 type Tracker[C any] interface {
 	Gate[C]
 	Commit(now time.Time, admitted []Candidate[C])

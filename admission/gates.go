@@ -644,6 +644,11 @@ func (g *ThrottleGate[C]) Tokens(now time.Time, key string) float64 {
 	if p == nil {
 		return math.NaN() // never seen: its limit is not known
 	}
+	return g.tokensOf(now, p)
+}
+
+// tokensOf is Tokens of a partition whose limit the gate knows.
+func (g *ThrottleGate[C]) tokensOf(now time.Time, p *throttlePart) float64 {
 	if p.err != nil {
 		return 0
 	}

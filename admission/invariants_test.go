@@ -2,6 +2,7 @@ package admission
 
 import (
 	"fmt"
+	"maps"
 )
 
 // checkInvariants verifies, from the policy's internals, everything it promises between
@@ -12,8 +13,8 @@ func checkInvariants[C any](p *Policy[C]) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var pendingN, delayedN, parkedN, admittedN, startedN int
-	perPart := map[*partition[C]][5]int{}
-	var nodes []*node[C]
+	perPart := make([][5]int, len(p.partList)) // by partition id
+	nodes := make([]*node[C], 0, p.jobs.len())
 	p.jobs.each(func(n *node[C]) { nodes = append(nodes, n) })
 	if len(nodes) != p.jobs.len() {
 		return fmt.Errorf("job table counts %d, holds %d", p.jobs.len(), len(nodes))
@@ -23,7 +24,10 @@ func checkInvariants[C any](p *Policy[C]) error {
 		if p.jobs.get(id) != n {
 			return fmt.Errorf("job %q is not found under its ID", id)
 		}
-		c := perPart[n.part]
+		if int(n.part.id) >= len(p.partList) || p.partList[n.part.id] != n.part {
+			return fmt.Errorf("job %q is in partition %q, which is not listed under its id %d", id, n.part.key, n.part.id)
+		}
+		c := &perPart[n.part.id]
 		switch n.st {
 		case pending:
 			pendingN++
@@ -44,7 +48,6 @@ func checkInvariants[C any](p *Policy[C]) error {
 		default:
 			return fmt.Errorf("job %q is held in state %d", id, n.st)
 		}
-		perPart[n.part] = c
 		if k := n.job.DedupeKey; k != "" && p.dedupe[k] != id {
 			return fmt.Errorf("job %q holds dedupe key %q, filed for %q", id, k, p.dedupe[k])
 		}
@@ -54,9 +57,15 @@ func checkInvariants[C any](p *Policy[C]) error {
 			return fmt.Errorf("dedupe key %q names job %q, which does not hold it", k, id)
 		}
 	}
+	if len(p.parts) != len(p.partList) {
+		return fmt.Errorf("%d partitions by key, %d listed", len(p.parts), len(p.partList))
+	}
 	var completed uint64
-	for _, pt := range p.partList {
-		c := perPart[pt]
+	for i, pt := range p.partList {
+		if int(pt.id) != i || p.parts[pt.key] != pt {
+			return fmt.Errorf("partition %q has id %d at index %d", pt.key, pt.id, i)
+		}
+		c := perPart[i]
 		if c != [5]int{pt.pending, pt.delayed, pt.parked, pt.admitted, pt.started} {
 			return fmt.Errorf("partition %q counts %v, jobs say %v", pt.key, []int{pt.pending, pt.delayed, pt.parked, pt.admitted, pt.started}, c)
 		}
@@ -73,8 +82,8 @@ func checkInvariants[C any](p *Policy[C]) error {
 			}
 		}
 	}
-	if admittedN != p.admittedN {
-		return fmt.Errorf("policy counts %d admitted, jobs say %d", p.admittedN, admittedN)
+	if got, want := [5]int{p.pendingN, p.delayedN, p.parkedN, p.admittedN, p.startedN}, [5]int{pendingN, delayedN, parkedN, admittedN, startedN}; got != want {
+		return fmt.Errorf("policy counts %v (pending, delayed, parked, admitted, started), jobs say %v", got, want)
 	}
 	if got := uint64(p.jobs.len()) + completed; got != p.staged {
 		return fmt.Errorf("staged %d but held %d + completed %d", p.staged, p.jobs.len(), completed)
@@ -220,7 +229,7 @@ func sameCounts(name string, m *slotMap, own bool, inflight []int, want map[stri
 			got[m.key(int32(s))] = n
 		}
 	}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
+	if !maps.Equal(got, want) {
 		return fmt.Errorf("gate %s: in flight %v, admitted jobs hold %v", name, got, want)
 	}
 	for k, s := range m.ids {

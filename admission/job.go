@@ -82,9 +82,11 @@ type End struct {
 	Kind EndKind
 	// Failed reports that the job failed (Complete(now, id, true)).
 	Failed bool
-	// Started reports that Start was called; QueueLag is then admitted → started.
+	// Started reports that Start was called; QueueLag is then admitted → started (for a
+	// job completed without Start, admitted → completed).
 	Started  bool
 	QueueLag time.Duration
-	// Service is started → completed (zero unless Started and Kind is Completed).
+	// Service is started → completed (zero unless Started and Kind is Completed). Neither
+	// span is negative: a clock that went backwards counts as no time passing.
 	Service time.Duration
 }

@@ -171,12 +171,14 @@ type Policy[C any] struct {
 	leases   heapOf[leaseEntry[C]]
 	parts    map[string]*partition[C]
 	partList []*partition[C] // first-appearance order, for Stats
+	byKey    []int32         // partition ids sorted by key, for Stats (see partitionsByKey)
 	paused   map[string]bool
 	draining bool
 
 	staged, completedN, expiredN, revertedN uint64
-	admittedN                               int // jobs admitted now
-	lastAdmit                               time.Time
+	// Jobs in each state now: the sums of the partitions' counts (see count).
+	pendingN, delayedN, parkedN, admittedN, startedN int
+	lastAdmit                                        time.Time
 
 	buf      [2][]Candidate[C] // the batch, and the next gate's output
 	visited  []*rrKey[C]       // this tick's phase-1 keys, in order
@@ -356,7 +358,7 @@ func (p *Policy[C]) stage(now time.Time, j Job[C]) {
 	p.staged++
 	if j.NotBefore.After(now) {
 		n.st = delayed
-		n.part.delayed++
+		p.count(n.part, delayed, 1)
 		p.delay.push(n)
 		return
 	}
@@ -378,17 +380,43 @@ func (p *Policy[C]) partition(c C) *partition[C] {
 	return pt
 }
 
+// count adds d to partition pt's count of jobs in state st, and to the policy's. Every
+// change of these counts goes through count and countStarted, so that the totals are the
+// sums of the partitions' (the tests check it after every step). It requires p.mu.
+func (p *Policy[C]) count(pt *partition[C], st state, d int) {
+	switch st {
+	case pending:
+		pt.pending += d
+		p.pendingN += d
+	case delayed:
+		pt.delayed += d
+		p.delayedN += d
+	case parked:
+		pt.parked += d
+		p.parkedN += d
+	case admitted:
+		pt.admitted += d
+		p.admittedN += d
+	}
+}
+
+// countStarted adds d to pt's and the policy's count of started jobs. It requires p.mu.
+func (p *Policy[C]) countStarted(pt *partition[C], d int) {
+	pt.started += d
+	p.startedN += d
+}
+
 // ready makes n pending (or parked, if its partition is paused). It requires p.mu.
 func (p *Policy[C]) ready(n *node[C]) {
 	pt := n.part
 	if pt.paused {
 		n.st = parked
-		pt.parked++
+		p.count(pt, parked, 1)
 		pt.parkedJobs = append(pt.parkedJobs, n)
 		return
 	}
 	n.st = pending
-	pt.pending++
+	p.count(pt, pending, 1)
 	p.index(n)
 }
 
@@ -473,7 +501,7 @@ func (p *Policy[C]) TickAppend(now time.Time, dst []Admitted[C]) []Admitted[C] {
 	defer p.mu.Unlock()
 	for p.delay.len() > 0 && !p.delay.h[0].job.NotBefore.After(now) {
 		n := p.delay.pop()
-		n.part.delayed--
+		p.count(n.part, delayed, -1)
 		p.ready(n)
 	}
 	if p.draining {
@@ -621,9 +649,8 @@ func (p *Policy[C]) stamp(i int) uint64 {
 // admit marks a surviving candidate admitted. It requires p.mu.
 func (p *Policy[C]) admit(now time.Time, n *node[C]) Admitted[C] {
 	p.unindex(n)
-	n.part.pending--
-	n.part.admitted++
-	p.admittedN++
+	p.count(n.part, pending, -1)
+	p.count(n.part, admitted, 1)
 	n.st = admitted
 	n.admittedAt = p.off(now)
 	n.started = false
@@ -715,7 +742,7 @@ func (p *Policy[C]) Start(now time.Time, id JobID) error {
 		return fmt.Errorf("%w: %q", ErrStarted, id)
 	}
 	n.started, n.startedAt = true, p.off(now)
-	n.part.started++
+	p.countStarted(n.part, 1)
 	return nil
 }
 
@@ -730,11 +757,12 @@ func (p *Policy[C]) Complete(now time.Time, id JobID, failed bool) error {
 	if err != nil {
 		return err
 	}
+	// A clock that went backwards between admission, start and completion is no time passing.
 	e := End{Kind: Completed, Failed: failed, Started: true}
 	if n.started {
-		e.QueueLag, e.Service = time.Duration(n.startedAt-n.admittedAt), time.Duration(p.off(now)-n.startedAt)
+		e.QueueLag, e.Service = time.Duration(max(n.startedAt-n.admittedAt, 0)), time.Duration(max(p.off(now)-n.startedAt, 0))
 	} else {
-		e.QueueLag = time.Duration(p.off(now) - n.admittedAt)
+		e.QueueLag = time.Duration(max(p.off(now)-n.admittedAt, 0))
 	}
 	p.end(now, n, e)
 	p.completedN++
@@ -752,10 +780,9 @@ func (p *Policy[C]) Revert(now time.Time, id JobID) error {
 		return err
 	}
 	p.release(now, n, End{Kind: Reverted, Started: n.started})
-	n.part.admitted--
-	p.admittedN--
+	p.count(n.part, admitted, -1)
 	if n.started {
-		n.part.started--
+		p.countStarted(n.part, -1)
 	}
 	n.started = false
 	n.leaseGen++
@@ -806,10 +833,9 @@ func (p *Policy[C]) ReapAppend(now time.Time, dst []JobID) []JobID {
 // end finishes an admitted job. It requires p.mu.
 func (p *Policy[C]) end(now time.Time, n *node[C], e End) {
 	p.release(now, n, e)
-	n.part.admitted--
-	p.admittedN--
+	p.count(n.part, admitted, -1)
 	if n.started {
-		n.part.started--
+		p.countStarted(n.part, -1)
 	}
 	n.part.completed++
 	n.leaseGen++
@@ -879,8 +905,8 @@ func (p *Policy[C]) Pause(key string) {
 	for _, n := range out {
 		p.unindex(n)
 		n.st = parked
-		pt.pending--
-		pt.parked++
+		p.count(pt, pending, -1)
+		p.count(pt, parked, 1)
 	}
 	pt.parkedJobs = append(pt.parkedJobs, out...)
 }
@@ -900,8 +926,8 @@ func (p *Policy[C]) Resume(key string) {
 	slices.SortFunc(back, func(a, b *node[C]) int { return cmp.Compare(a.seq, b.seq) })
 	for _, n := range back {
 		n.st = pending
-		pt.parked--
-		pt.pending++
+		p.count(pt, parked, -1)
+		p.count(pt, pending, 1)
 		p.index(n)
 	}
 }
@@ -925,15 +951,7 @@ func (p *Policy[C]) Undrain() {
 func (p *Policy[C]) Drained() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.draining {
-		return false
-	}
-	for _, pt := range p.partList {
-		if pt.admitted > 0 {
-			return false
-		}
-	}
-	return true
+	return p.draining && p.admittedN == 0
 }
 
 // heapOf is a binary min-heap over a value slice: no interface boxing, no allocation per

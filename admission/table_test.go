@@ -20,6 +20,7 @@ func TestJobTableMatchesMap(t *testing.T) {
 		keys := 1 + r.IntN(2000)
 		for step := range 1500 {
 			id := JobID(fmt.Sprint("j", r.IntN(keys)))
+			size := len(tb.slots)
 			switch n := model[id]; {
 			case r.IntN(3) == 0:
 				if got := tb.get(id); got != n {
@@ -33,16 +34,23 @@ func TestJobTableMatchesMap(t *testing.T) {
 				tb.remove(n)
 				delete(model, id)
 			}
-			if msg := tableInvariants(&tb, model); msg != "" {
+			if got := tb.get(id); got != model[id] {
+				return fmt.Sprintf("step %d: get(%s) = %p after the operation, want %p", step, id, got, model[id])
+			}
+			// The layout is checked after every step; every ID is looked up after a resize
+			// and every 16 steps (a lookup hashes, which dominates the test's time).
+			full := step%16 == 0 || len(tb.slots) != size
+			if msg := tableInvariants(&tb, model, full); msg != "" {
 				return fmt.Sprintf("step %d: %s", step, msg)
 			}
 		}
 		ids := slices.Sorted(maps.Keys(model))
-		for _, id := range ids { // drain
+		for i, id := range ids { // drain
 			n := model[id]
+			size := len(tb.slots)
 			tb.remove(n)
 			delete(model, id)
-			if msg := tableInvariants(&tb, model); msg != "" {
+			if msg := tableInvariants(&tb, model, i%16 == 0 || len(tb.slots) != size); msg != "" {
 				return fmt.Sprintf("draining: %s", msg)
 			}
 		}
@@ -58,33 +66,49 @@ func TestJobTableMatchesMap(t *testing.T) {
 	})
 }
 
-func tableInvariants(tb *jobTable[int], model map[JobID]*node[int]) string {
+// tableInvariants checks that the table holds exactly the model's records, each reachable
+// from its home slot (no empty slot between the two, which backward-shift deletion must
+// preserve), at most 3/4 full, shrinking after enough removals leave it nearly empty. With
+// lookups, it also looks every ID up (which checks the stored hashes).
+func tableInvariants(tb *jobTable[int], model map[JobID]*node[int], lookups bool) string {
 	if tb.len() != len(model) {
 		return fmt.Sprintf("len %d, want %d", tb.len(), len(model))
 	}
-	held := 0
-	mask := uint64(len(tb.slots) - 1)
-	for i, e := range tb.slots {
-		if e.n == nil {
-			continue
+	held, size := 0, len(tb.slots)
+	if size > 0 {
+		// One pass from an empty slot: an entry is reachable iff its home lies in its run of
+		// occupied slots, at or before it.
+		first := slices.IndexFunc(tb.slots, func(e jobSlot[int]) bool { return e.n == nil })
+		if first < 0 {
+			return fmt.Sprintf("no empty slot among %d", size)
 		}
-		held++
-		if model[e.n.job.ID] != e.n {
-			return fmt.Sprintf("slot %d holds %s, which the map does not", i, e.n.job.ID)
-		}
-		// No hole between the entry's home slot and the entry.
-		for j := e.h & mask; j != uint64(i); j = (j + 1) & mask {
-			if tb.slots[j].n == nil {
-				return fmt.Sprintf("hole at %d before %s (home %d, at %d)", j, e.n.job.ID, e.h&mask, i)
+		mask := uint64(size - 1)
+		runStart := 0 // distance from first of the current run's first slot
+		for d := 1; d < size; d++ {
+			i := (uint64(first) + uint64(d)) & mask
+			e := tb.slots[i]
+			if e.n == nil {
+				runStart = d + 1
+				continue
+			}
+			held++
+			if model[e.n.job.ID] != e.n {
+				return fmt.Sprintf("slot %d holds %s, which the map does not", i, e.n.job.ID)
+			}
+			home := e.h & mask
+			if back := int((i - home) & mask); back > d-runStart {
+				return fmt.Sprintf("hole before %s (home %d, at %d)", e.n.job.ID, home, i)
 			}
 		}
 	}
 	if held != len(model) {
 		return fmt.Sprintf("holds %d, want %d", held, len(model))
 	}
-	for id, n := range model {
-		if tb.get(id) != n {
-			return fmt.Sprintf("get(%s) misses", id)
+	if lookups {
+		for id, n := range model {
+			if tb.get(id) != n {
+				return fmt.Sprintf("get(%s) misses", id)
+			}
 		}
 	}
 	if n := len(tb.slots); n > 0 && (held*4 > n*3 || (n > minTable && held*16 < n && tb.removed >= 2*n)) {
