@@ -5,9 +5,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/DataDog/sketches-go/ddsketch"
 	"github.com/DataDog/sketches-go/ddsketch/mapping"
-	"github.com/DataDog/sketches-go/ddsketch/store"
 
 	"github.com/dispatchlab/dispatchlab/interleave"
 )
@@ -41,7 +39,8 @@ type recorder struct {
 	weights2, done2 []float64
 	weights         []float64
 	nSeries         int
-	winSketch       []*ddsketch.DDSketch // per series tenant: total latency in this window
+	winLat          []windowBins // per series tenant: total latency in this window, as sketch bins
+	winSketcher     *sketcher    // makes winLat into a sketch at the window's end
 	windows         []Window
 
 	// whole-system areas, for time-average queue lengths
@@ -83,15 +82,9 @@ func newRecorder(sc *Scenario, ten []tenantState) *recorder {
 		r.nSeries = 20
 	}
 	r.nSeries = min(r.nSeries, n)
-	r.winSketch = make([]*ddsketch.DDSketch, r.nSeries)
-	for i := range r.winSketch {
-		r.winSketch[i] = r.newSketch()
-	}
+	r.winLat = make([]windowBins, r.nSeries)
+	r.winSketcher = newSketcher(mp)
 	return r
-}
-
-func (r *recorder) newSketch() *ddsketch.DDSketch {
-	return ddsketch.NewDDSketch(r.mapping, store.NewBufferedPaginatedStore(), store.NewBufferedPaginatedStore())
 }
 
 // system updates the time-average areas before a change of the whole-system counts.
@@ -177,10 +170,10 @@ func (r *recorder) complete(now time.Duration, j *job) {
 		tr.mx[k] = max(tr.mx[k], v)
 		if i, ok := index(r.mapping, max(v, 1)); ok { // sketches need positive values; 1ns stands for zero
 			tr.lat[k].add(i)
+			if k == latTotal && int(j.tenant) < r.nSeries {
+				r.winLat[j.tenant].add(i)
+			}
 		}
-	}
-	if int(j.tenant) < r.nSeries {
-		_ = r.winSketch[j.tenant].Add(max(float64(lat[latTotal]), 1))
 	}
 }
 
@@ -246,10 +239,10 @@ func (r *recorder) closeWindow(now time.Duration, m *model) {
 	}
 	for i := 0; i < r.nSeries; i++ {
 		ts := TenantWindow{Completed: uint64(r.winDone[i]), Arrived: uint64(r.winArrived[i])}
-		if sk := r.winSketch[i]; !sk.IsEmpty() {
-			qs, _ := sk.GetValuesAtQuantiles([]float64{0.5, 0.99})
+		if wb := &r.winLat[i]; wb.n > 0 {
+			qs, _ := r.winSketcher.of(&wb.bins).GetValuesAtQuantiles(winProbs)
 			ts.P50, ts.P99 = time.Duration(qs[0]), time.Duration(qs[1])
-			sk.Clear()
+			wb.reset()
 		}
 		ts.InFlight, ts.Limit, ts.Tokens = -1, -1, math.NaN()
 		if m != nil {
@@ -265,6 +258,9 @@ func (r *recorder) closeWindow(now time.Duration, m *model) {
 	}
 	r.winStart = now
 }
+
+// winProbs are the quantiles of a series tenant's window: TenantWindow's P50 and P99.
+var winProbs = []float64{0.5, 0.99}
 
 // limiterState fills the admission gates' state for tenant t, when they exist.
 func (m *model) limiterState(now time.Duration, t int32, ts *TenantWindow) {
