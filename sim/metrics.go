@@ -51,8 +51,9 @@ type recorder struct {
 type tenantRec struct {
 	arrived, admitted, started, completed, failed, rejected, lost, expired uint64
 	present                                                                int // arrived, not finished
+	waiting                                                                int // arrived, not started
 	inSystem                                                               int // at the workers
-	area, lastT                                                            float64
+	area, waitArea, lastT                                                  float64
 	n                                                                      uint64 // measured completions
 	sum, mx                                                                [nLat]float64
 	lat                                                                    [nLat]bins // sketch bins of the latencies
@@ -101,7 +102,9 @@ func (r *recorder) system(now time.Duration) {
 func (r *recorder) tenantArea(now time.Duration, tr *tenantRec) {
 	t := float64(now)
 	if now > r.warmup {
-		tr.area += float64(tr.present) * (t - max(tr.lastT, float64(r.warmup)))
+		from := max(tr.lastT, float64(r.warmup))
+		tr.area += float64(tr.present) * (t - from)
+		tr.waitArea += float64(tr.waiting) * (t - from)
 	}
 	tr.lastT = t
 }
@@ -112,6 +115,7 @@ func (r *recorder) arrive(now time.Duration, t int32) {
 	r.tenantArea(now, tr)
 	tr.arrived++
 	tr.present++
+	tr.waiting++
 	r.present++
 	r.waiting++
 	r.winArrived[t]++
@@ -129,6 +133,7 @@ func (r *recorder) reject(now time.Duration, t int32) {
 	}
 	tr.rejected++
 	tr.present--
+	tr.waiting--
 	r.present--
 	r.waiting--
 }
@@ -138,9 +143,12 @@ func (r *recorder) admit(now time.Duration, t int32) { r.t[t].admitted++ }
 func (r *recorder) enterSystem(now time.Duration, t int32) { r.t[t].inSystem++ }
 
 func (r *recorder) start(now time.Duration, j *job) {
+	tr := &r.t[j.tenant]
 	r.system(now)
+	r.tenantArea(now, tr)
 	r.waiting--
-	r.t[j.tenant].started++
+	tr.waiting--
+	tr.started++
 }
 
 func (r *recorder) leaveSystem(now time.Duration, t int32) { r.t[t].inSystem-- }

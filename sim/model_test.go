@@ -293,3 +293,31 @@ func TestSummaryWorkers(t *testing.T) {
 	assert.Contains(t, out.String(), "busiest worker's queue")
 	assert.Equal(t, 3, strings.Count(out.String(), "\n"))
 }
+
+// Per-tenant time-average queue lengths add up to the system's, and each obeys Little's law
+// for waiting: L_q = λ·W_q, with W_q the tenant's admission lag plus queue lag.
+func TestTenantQueueLengths(t *testing.T) {
+	sc := &Scenario{
+		Name: "queues", Duration: 20000 * time.Second, Drain: 20000 * time.Second, Warmup: 2000 * time.Second,
+		Tenants: []Tenant{
+			{Name: "a", Arrivals: Poisson(1.6), Service: Exp(time.Second), MaxInFlight: 2},
+			{Name: "b", Arrivals: Poisson(2.2), Service: Exp(time.Second), MaxInFlight: 3},
+			{Name: "c", Arrivals: Poisson(0.5), Service: Exp(time.Second)},
+		},
+		Workers:   Workers{Count: 5},
+		Admission: &Admission{EventDriven: true, Concurrency: 4},
+	}
+	r, err := Run(sc, 1, 0)
+	require.NoError(t, err)
+	var sum float64
+	measured := (r.Simulated - sc.Warmup).Seconds()
+	for _, tr := range r.Tenants {
+		sum += tr.MeanWaiting
+		assert.Less(t, tr.MeanWaiting, tr.MeanInSystem, tr.Name)
+		lambda := float64(tr.Measured) / measured
+		w := (tr.Admission.Mean + tr.Queue.Mean).Seconds()
+		assert.InEpsilon(t, lambda*w, tr.MeanWaiting, 0.01, "%s: Little's law for the jobs waiting", tr.Name)
+	}
+	assert.InEpsilon(t, r.MeanWaiting, sum, 1e-9, "tenants' queues add up to the system's")
+	assert.InEpsilon(t, r.MeanWaiting, r.Overall.MeanWaiting, 1e-9)
+}
