@@ -41,7 +41,13 @@ type recorder struct {
 	nSeries         int
 	winLat          []windowBins // per series tenant: total latency in this window, as sketch bins
 	winSketcher     *sketcher    // makes winLat into a sketch at the window's end
-	windows         []Window
+	// The wait (arrival to start: admission lag plus queue lag) of every measured job, and of
+	// each series tenant's, for the wait CDFs.
+	waitAll       bins
+	waitSeries    []bins
+	waitMax       float64 // exact, ns
+	waitMaxSeries []float64
+	windows       []Window
 
 	// whole-system areas, for time-average queue lengths
 	present, waiting                int
@@ -84,6 +90,8 @@ func newRecorder(sc *Scenario, ten []tenantState) *recorder {
 	}
 	r.nSeries = min(r.nSeries, n)
 	r.winLat = make([]windowBins, r.nSeries)
+	r.waitSeries = make([]bins, r.nSeries)
+	r.waitMaxSeries = make([]float64, r.nSeries)
 	r.winSketcher = newSketcher(mp)
 	return r
 }
@@ -181,7 +189,26 @@ func (r *recorder) complete(now time.Duration, j *job) {
 			if k == latTotal && int(j.tenant) < r.nSeries {
 				r.winLat[j.tenant].add(i)
 			}
+			if k == latQueue && !r.admission { // without admission the wait is the queue lag
+				r.addWait(j.tenant, v, i)
+			}
 		}
+	}
+	if r.admission {
+		v := float64(j.started - j.arrived)
+		if i, ok := index(r.mapping, max(v, 1)); ok {
+			r.addWait(j.tenant, v, i)
+		}
+	}
+}
+
+// addWait records a measured job's wait v (ns), whose sketch index is i.
+func (r *recorder) addWait(t int32, v float64, i int32) {
+	r.waitAll.add(i)
+	r.waitMax = max(r.waitMax, v)
+	if int(t) < r.nSeries {
+		r.waitSeries[t].add(i)
+		r.waitMaxSeries[t] = max(r.waitMaxSeries[t], v)
 	}
 }
 

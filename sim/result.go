@@ -86,6 +86,9 @@ type TenantResult struct {
 	// TotalCDF is the total latency at probabilities 1%, 2%, ..., 99% (the empirical CDF,
 	// within the sketch's accuracy), for the overall result and the series tenants.
 	TotalCDF []time.Duration `json:"total_cdf,omitempty"`
+	// WaitCDF is the same for the wait, arrival to start (admission lag plus queue lag: the
+	// time a job spent not yet running), bounded by the exact maximum wait.
+	WaitCDF []time.Duration `json:"wait_cdf,omitempty"`
 }
 
 // Quantiles summarise a latency: the exact mean and max, and p50/p95/p99 within the
@@ -194,6 +197,9 @@ func (m *model) result(seed uint64, rep int) *Result {
 				tr.lat[k].addTo(allBins[k])
 			}
 		}
+		if i < r.nSeries {
+			t.WaitCDF = cdf(sks.of(&r.waitSeries[i]), time.Duration(r.waitMaxSeries[i]))
+		}
 		ov.Arrived += t.Arrived
 		ov.Admitted += t.Admitted
 		ov.Started += t.Started
@@ -217,6 +223,7 @@ func (m *model) result(seed uint64, rep int) *Result {
 		fill(qs[k], all[k], sum[k], mx[k], ov.Measured)
 	}
 	ov.TotalCDF = cdf(all[latTotal], time.Duration(mx[latTotal]))
+	ov.WaitCDF = cdf(sks.of(&r.waitAll), time.Duration(r.waitMax))
 	for i := range res.Tenants {
 		if ov.Measured > 0 {
 			res.Tenants[i].Share = float64(res.Tenants[i].Measured) / float64(ov.Measured)
