@@ -638,7 +638,7 @@ func (m *model) touch(now time.Duration, i int32) {
 	w := &m.wk[i]
 	if from := max(w.last, m.rec.warmup); now > from {
 		d := float64(now - from)
-		w.queueArea += d * float64(w.queue.len())
+		w.queueArea += float64(d * float64(w.queue.len())) // float64(): no FMA
 		if w.busy {
 			w.busyNs += d
 		}

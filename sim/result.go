@@ -243,7 +243,7 @@ func (m *model) result(seed uint64, rep int) *Result {
 		res.MeanWaiting = r.areaWaiting / measured
 		lambda := float64(arrivedMeasured) / measured // per ns
 		if res.MeanInSystem > 0 {
-			res.LittleError = math.Abs(res.MeanInSystem-lambda*float64(ov.Total.Mean)) / res.MeanInSystem
+			res.LittleError = math.Abs(res.MeanInSystem-float64(lambda*float64(ov.Total.Mean))) / res.MeanInSystem
 		}
 	}
 	res.Windows = r.windows
