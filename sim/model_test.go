@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -320,4 +322,45 @@ func TestTenantQueueLengths(t *testing.T) {
 	}
 	assert.InEpsilon(t, r.MeanWaiting, sum, 1e-9, "tenants' queues add up to the system's")
 	assert.InEpsilon(t, r.MeanWaiting, r.Overall.MeanWaiting, 1e-9)
+}
+
+// The quantiles keep the documented error: within Metrics.Accuracy (relative) of the exact
+// value at their rank, here for traced service times that nobody waits behind.
+func TestQuantileAccuracy(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	const n = 2000
+	times := make([]time.Duration, n)
+	services := make([]time.Duration, n)
+	for i := range times {
+		times[i] = time.Duration(i) * time.Millisecond
+		services[i] = time.Duration(math.Exp(r.NormFloat64()*1.5) * 1e8)
+	}
+	sorted := slices.Clone(services)
+	slices.Sort(sorted)
+	for _, acc := range []float64{0.001, 0.01, 0.05} {
+		sc := &Scenario{
+			Name: "accuracy", Duration: 10 * time.Second, Drain: time.Hour,
+			Tenants: []Tenant{{Name: "t", Arrivals: Arrivals{Kind: "trace", Times: times, Services: services}, Service: Det(0)}},
+			Workers: Workers{Count: n},
+			Metrics: Metrics{Accuracy: acc},
+		}
+		res, err := Run(sc, 1, 0)
+		require.NoError(t, err)
+		for _, q := range []struct {
+			p   float64
+			got time.Duration
+		}{{0.5, res.Overall.Service.P50}, {0.95, res.Overall.Service.P95}, {0.99, res.Overall.Service.P99}} {
+			rank := q.p * (n - 1)
+			lo, hi := float64(sorted[int(math.Floor(rank))]), float64(sorted[int(math.Ceil(rank))])
+			g := float64(q.got)
+			assert.True(t, g >= lo*(1-acc)-1 && g <= hi*(1+acc)+1,
+				"accuracy %v: p%v = %v, exact between %v and %v", acc, q.p, q.got, time.Duration(lo), time.Duration(hi))
+		}
+		assert.Equal(t, sorted[n-1], res.Overall.Service.Max, "the maximum is exact")
+		var sum float64
+		for _, s := range services {
+			sum += float64(s)
+		}
+		assert.Equal(t, time.Duration(math.Round(sum/n)), res.Overall.Service.Mean, "the mean is exact")
+	}
 }
