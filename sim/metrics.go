@@ -42,7 +42,8 @@ type recorder struct {
 	winLat          []windowBins // per series tenant: total latency in this window, as sketch bins
 	winSketcher     *sketcher    // makes winLat into a sketch at the window's end
 	// The wait (arrival to start: admission lag plus queue lag) of every measured job, and of
-	// each series tenant's, for the wait CDFs.
+	// each series tenant's, for the wait CDFs. Only with admission: without it the wait is the
+	// queue lag, whose bins every tenant keeps.
 	waitAll       bins
 	waitSeries    []bins
 	waitMax       float64 // exact, ns
@@ -190,9 +191,6 @@ func (r *recorder) complete(now time.Duration, j *job) {
 			tr.lat[k].add(i)
 			if k == latTotal && int(j.tenant) < r.nSeries {
 				r.winLat[j.tenant].add(i)
-			}
-			if k == latQueue && !r.admission { // without admission the wait is the queue lag
-				r.addWait(j.tenant, v, i)
 			}
 		}
 	}

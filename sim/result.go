@@ -198,7 +198,11 @@ func (m *model) result(seed uint64, rep int) *Result {
 			}
 		}
 		if i < r.nSeries {
-			t.WaitCDF = cdf(sks.of(&r.waitSeries[i]), time.Duration(r.waitMaxSeries[i]))
+			if r.admission {
+				t.WaitCDF = cdf(sks.of(&r.waitSeries[i]), time.Duration(r.waitMaxSeries[i]))
+			} else {
+				t.WaitCDF = cdf(sks.of(&tr.lat[latQueue]), time.Duration(tr.mx[latQueue]))
+			}
 		}
 		ov.Arrived += t.Arrived
 		ov.Admitted += t.Admitted
@@ -223,7 +227,11 @@ func (m *model) result(seed uint64, rep int) *Result {
 		fill(qs[k], all[k], sum[k], mx[k], ov.Measured)
 	}
 	ov.TotalCDF = cdf(all[latTotal], time.Duration(mx[latTotal]))
-	ov.WaitCDF = cdf(sks.of(&r.waitAll), time.Duration(r.waitMax))
+	if r.admission {
+		ov.WaitCDF = cdf(sks.of(&r.waitAll), time.Duration(r.waitMax))
+	} else {
+		ov.WaitCDF = cdf(all[latQueue], time.Duration(mx[latQueue]))
+	}
 	for i := range res.Tenants {
 		if ov.Measured > 0 {
 			res.Tenants[i].Share = float64(res.Tenants[i].Measured) / float64(ov.Measured)
