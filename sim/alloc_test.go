@@ -2,6 +2,7 @@ package sim
 
 import (
 	"math/rand/v2"
+	"runtime"
 	"testing"
 	"time"
 
@@ -36,30 +37,37 @@ func TestEngineSteadyStateAllocs(t *testing.T) {
 }
 
 // A run's allocations do not grow with its jobs: setup, windows and the latency bins'
-// occasional widening, but nothing per event, with and without admission.
+// occasional widening, but nothing per event and nothing kept per job (memory is
+// O(tenants + in-flight)), with and without admission.
 func TestRunAllocsPerJob(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}
 	for _, build := range []func(n int) *Scenario{
 		mm8,
-		func(n int) *Scenario { return mm8Admission(n, 100) },
+		// Ten tenants: their latency bins fill (and stop growing) within the smaller run.
+		func(n int) *Scenario { return mm8Admission(n, 10) },
 	} {
-		allocs := func(n int) (float64, uint64) {
+		allocs := func(n int) (count, bytes float64, jobs uint64) {
 			sc := build(n)
-			var jobs uint64
-			a := testing.AllocsPerRun(1, func() {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			count = testing.AllocsPerRun(1, func() {
 				res, err := Run(sc, 1, 0)
 				require.NoError(t, err)
 				jobs = res.Overall.Completed
 			})
-			return a, jobs
+			runtime.ReadMemStats(&after)
+			return count, float64(after.TotalAlloc-before.TotalAlloc) / 2, jobs // AllocsPerRun runs twice
 		}
-		a1, j1 := allocs(50_000)
-		a2, j2 := allocs(200_000)
-		perJob := (a2 - a1) / float64(j2-j1)
-		t.Logf("%s: %.0f allocs for %d jobs, %.0f for %d: %.4f per extra job", build(1).Name, a1, j1, a2, j2, perJob)
+		a1, b1, j1 := allocs(50_000)
+		a2, b2, j2 := allocs(200_000)
+		perJob, bytesPerJob := (a2-a1)/float64(j2-j1), (b2-b1)/float64(j2-j1)
+		t.Logf("%s: %.0f allocs, %.0f bytes for %d jobs; %.0f, %.0f for %d: %.4f allocs, %.2f bytes per extra job",
+			build(1).Name, a1, b1, j1, a2, b2, j2, perJob, bytesPerJob)
 		assert.Less(t, perJob, 0.01, "%s: allocations per job", build(1).Name)
+		// Keeping anything per job would cost at least 8 bytes a job.
+		assert.Less(t, bytesPerJob, 4.0, "%s: bytes allocated per job", build(1).Name)
 	}
 }
 
