@@ -3,6 +3,7 @@ package sim
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -368,5 +369,51 @@ func TestQuantileAccuracy(t *testing.T) {
 			sum += float64(s)
 		}
 		assert.Equal(t, time.Duration(math.Round(sum/n)), res.Overall.Service.Mean, "the mean is exact")
+	}
+}
+
+// The periodic tick loop: after a tick that admitted jobs it sleeps TickInterval, after one
+// that admitted nothing IdleInterval, and it keeps that phase while nothing is staged (the
+// empty ticks are not simulated). Each arrival is its own tenant, so each tenant's mean
+// admission lag is that job's wait for its tick.
+func TestTickLoop(t *testing.T) {
+	const ms = time.Millisecond
+	for _, tc := range []struct {
+		name       string
+		busy, idle time.Duration
+		arrivals   []time.Duration
+		lags       []time.Duration
+	}{
+		{
+			name: "busy 10ms, idle 100ms", busy: 10 * ms, idle: 100 * ms,
+			arrivals: []time.Duration{35 * ms, 105 * ms, 125 * ms, 221 * ms, 500 * ms, 530 * ms},
+			// idle ticks 100, 200: the first job at 100; busy 110: the second; 120 is empty,
+			// idle 220: the third; busy 230: the fourth; then 240 empty, 340, 440, 540: both
+			// the fifth and the sixth (the tick at 530 is in no cadence).
+			lags: []time.Duration{65 * ms, 5 * ms, 95 * ms, 9 * ms, 40 * ms, 10 * ms},
+		},
+		{
+			name: "busy = idle = 50ms", busy: 50 * ms, idle: 50 * ms,
+			arrivals: []time.Duration{10 * ms, 50 * ms, 120 * ms},
+			// ticks at 50 (the first job; the second arrives at that instant and is caught
+			// by it too), 100 empty, 150: the third.
+			lags: []time.Duration{40 * ms, 0, 30 * ms},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var tenants []Tenant
+			for i, at := range tc.arrivals {
+				tenants = append(tenants, Tenant{Name: fmt.Sprint("j", i), Arrivals: Arrivals{Kind: "trace", Times: []time.Duration{at}}, Service: Det(ms)})
+			}
+			sc := &Scenario{
+				Name: "ticks", Duration: time.Second, Tenants: tenants, Workers: Workers{Count: 10},
+				Admission: &Admission{TickInterval: tc.busy, IdleInterval: tc.idle},
+			}
+			r, err := Run(sc, 1, 0)
+			require.NoError(t, err)
+			for i, want := range tc.lags {
+				assert.Equal(t, want, r.Tenants[i].Admission.Mean, "job %d, arrived at %v", i, tc.arrivals[i])
+			}
+		})
 	}
 }
