@@ -417,3 +417,32 @@ func TestTickLoop(t *testing.T) {
 		})
 	}
 }
+
+// Capacity changes at given times: with 4 workers of 1s jobs and 3 arrivals a second, the
+// drop to 1 worker at 100s caps completions at 1 a second until the pool returns at 200s,
+// then the backlog drains at 4 a second; a removed busy worker finishes its job first.
+func TestCapacityChanges(t *testing.T) {
+	for _, queue := range []string{"fifo", "per-worker"} {
+		sc := &Scenario{
+			Name: "capacity", Duration: 300 * time.Second, Drain: time.Hour,
+			Tenants: []Tenant{{Name: "t", Arrivals: Arrivals{Kind: "constant", Rate: 3}, Service: Det(time.Second)}},
+			Workers: Workers{Count: 4, Queue: queue, Strategy: "best",
+				Changes: []CapacityChange{{At: 100 * time.Second, Count: 1}, {At: 200 * time.Second, Count: 4}}},
+			Metrics: Metrics{Window: 10 * time.Second},
+		}
+		r, err := Run(sc, 1, 0)
+		require.NoError(t, err)
+		for _, w := range r.Windows {
+			rate := float64(w.Completed) / (w.End - w.Start).Seconds()
+			switch {
+			case w.Start >= 110*time.Second && w.End <= 200*time.Second:
+				assert.InDelta(t, 1, rate, 0.11, "%s: window %v-%v, one worker", queue, w.Start, w.End)
+			case w.Start >= 10*time.Second && w.End <= 100*time.Second:
+				assert.InDelta(t, 3, rate, 0.11, "%s: window %v-%v, below capacity", queue, w.Start, w.End)
+			case w.Start >= 210*time.Second && w.End <= 300*time.Second:
+				assert.InDelta(t, 4, rate, 0.11, "%s: window %v-%v, draining the backlog", queue, w.Start, w.End)
+			}
+		}
+		assert.Equal(t, r.Overall.Arrived, r.Overall.Completed, "%s: every job finishes", queue)
+	}
+}
