@@ -156,3 +156,30 @@ func TestWaitCDF(t *testing.T) {
 		}
 	}
 }
+
+// Failures feed the adaptive limit: the same light load with every fifth job failing keeps
+// the limit far below the failure-free run's, and the failures are counted.
+func TestFailuresShrinkAdaptiveLimit(t *testing.T) {
+	limit := func(failureRate float64) (float64, uint64) {
+		sc := &Scenario{
+			Name: "failures", Duration: 300 * time.Second,
+			Tenants: []Tenant{{Name: "t", Arrivals: Poisson(4), Service: Exp(200 * time.Millisecond), FailureRate: failureRate}},
+			Workers: Workers{Count: 10},
+			Admission: &Admission{TickInterval: 50 * time.Millisecond,
+				Adaptive: &aimd.Config{Initial: 5, Max: 50, TargetLag: time.Second}},
+			Metrics: Metrics{Window: 10 * time.Second},
+		}
+		r, err := Run(sc, 1, 0)
+		require.NoError(t, err)
+		var sum float64
+		for _, w := range r.Windows {
+			sum += float64(w.Tenants[0].Limit)
+		}
+		return sum / float64(len(r.Windows)), r.Overall.Failed
+	}
+	healthy, none := limit(0)
+	failing, failed := limit(0.2)
+	assert.Zero(t, none)
+	assert.InDelta(t, 0.2, float64(failed)/1200, 0.03, "about a fifth of ~1,200 jobs fail")
+	assert.Less(t, failing, healthy/2, "mean adaptive limit %.1f with failures, %.1f without", failing, healthy)
+}
