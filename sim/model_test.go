@@ -446,3 +446,18 @@ func TestCapacityChanges(t *testing.T) {
 		assert.Equal(t, r.Overall.Arrived, r.Overall.Completed, "%s: every job finishes", queue)
 	}
 }
+
+// A worker's speed multiplies its service times; a missing or zero entry means 1.
+func TestWorkerSpeed(t *testing.T) {
+	sc := &Scenario{
+		Name: "speed", Duration: 1000 * time.Second,
+		Tenants: []Tenant{{Name: "t", Arrivals: Poisson(0.5), Service: Det(time.Second)}},
+		Workers: Workers{Count: 3, Queue: "per-worker", Strategy: "next", Speed: []float64{0.5, 0}},
+	}
+	r, err := Run(sc, 1, 0)
+	require.NoError(t, err)
+	// Round robin gives each worker a third of the jobs: (0.5 + 1 + 1)/3 seconds each on average.
+	assert.InDelta(t, (0.5+1+1)/3, r.Overall.Service.Mean.Seconds(), 0.01)
+	assert.InDelta(t, 0.5, r.Workers[0].Utilization/r.Workers[1].Utilization, 0.05, "the fast worker is busy half as long")
+	assert.Equal(t, time.Second, r.Overall.Service.Max)
+}
