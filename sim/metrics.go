@@ -178,21 +178,14 @@ func (r *recorder) complete(now time.Duration, j *job) {
 	if j.arrived < r.warmup {
 		return
 	}
-	lat := [nLat]time.Duration{j.admitted - j.arrived, j.started - j.admitted, now - j.started, now - j.arrived}
 	tr.n++
-	for k, d := range lat {
-		if k == latAdmission && !r.admission {
-			continue // always zero without admission: no sketch to feed
-		}
-		v := float64(d)
-		tr.sum[k] += v
-		tr.mx[k] = max(tr.mx[k], v)
-		if i, ok := index(r.mapping, max(v, 1)); ok { // sketches need positive values; 1ns stands for zero
-			tr.lat[k].add(i)
-			if k == latTotal && int(j.tenant) < r.nSeries {
-				r.winLat[j.tenant].add(i)
-			}
-		}
+	if r.admission { // without admission the lag is always zero: no sketch to feed
+		r.record(tr, latAdmission, j.admitted-j.arrived)
+	}
+	r.record(tr, latQueue, j.started-j.admitted)
+	r.record(tr, latService, now-j.started)
+	if i, ok := r.record(tr, latTotal, now-j.arrived); ok && int(j.tenant) < r.nSeries {
+		r.winLat[j.tenant].add(i)
 	}
 	if r.admission {
 		v := float64(j.started - j.arrived)
@@ -200,6 +193,19 @@ func (r *recorder) complete(now time.Duration, j *job) {
 			r.addWait(j.tenant, v, i)
 		}
 	}
+}
+
+// record adds a measured job's latency d of kind k to tr, and returns its sketch index and
+// whether a sketch takes it.
+func (r *recorder) record(tr *tenantRec, k int, d time.Duration) (int32, bool) {
+	v := float64(d)
+	tr.sum[k] += v
+	tr.mx[k] = max(tr.mx[k], v)
+	i, ok := index(r.mapping, max(v, 1)) // sketches need positive values; 1ns stands for zero
+	if ok {
+		tr.lat[k].add(i)
+	}
+	return i, ok
 }
 
 // addWait records a measured job's wait v (ns), whose sketch index is i.
