@@ -56,11 +56,14 @@ type recorder struct {
 }
 
 type tenantRec struct {
+	// waitArea is the time jobs spent waiting (arrival to start) after Warmup, added as each
+	// starts (and, at the end, for those still waiting): the integral of the number waiting,
+	// kept beside started so that a start touches one line of the record.
+	waitArea                                                               float64
 	arrived, admitted, started, completed, failed, rejected, lost, expired uint64
 	present                                                                int // arrived, not finished
-	waiting                                                                int // arrived, not started
 	inSystem                                                               int // at the workers
-	area, waitArea, lastT                                                  float64
+	area, lastT                                                            float64
 	n                                                                      uint64 // measured completions
 	sum, mx                                                                [nLat]float64
 	lat                                                                    [nLat]bins // sketch bins of the latencies
@@ -115,7 +118,6 @@ func (r *recorder) tenantArea(now time.Duration, tr *tenantRec) {
 	if now > r.warmup {
 		from := max(tr.lastT, float64(r.warmup))
 		tr.area += float64(float64(tr.present) * (t - from)) // float64(): no FMA, as in system
-		tr.waitArea += float64(float64(tr.waiting) * (t - from))
 	}
 	tr.lastT = t
 }
@@ -126,7 +128,6 @@ func (r *recorder) arrive(now time.Duration, t int32) {
 	r.tenantArea(now, tr)
 	tr.arrived++
 	tr.present++
-	tr.waiting++
 	r.present++
 	r.waiting++
 	r.winArrived[t]++
@@ -144,7 +145,6 @@ func (r *recorder) reject(now time.Duration, t int32) {
 	}
 	tr.rejected++
 	tr.present--
-	tr.waiting--
 	r.present--
 	r.waiting--
 }
@@ -156,10 +156,14 @@ func (r *recorder) enterSystem(now time.Duration, t int32) { r.t[t].inSystem++ }
 func (r *recorder) start(now time.Duration, j *job) {
 	tr := &r.t[j.tenant]
 	r.system(now)
-	r.tenantArea(now, tr)
 	r.waiting--
-	tr.waiting--
 	tr.started++
+	tr.waitArea += r.waitedSince(now, j.arrived)
+}
+
+// waitedSince returns the part after Warmup of a wait from arrived to now, in ns.
+func (r *recorder) waitedSince(now, arrived time.Duration) float64 {
+	return float64(max(now-max(arrived, r.warmup), 0))
 }
 
 func (r *recorder) leaveSystem(now time.Duration, t int32) { r.t[t].inSystem-- }

@@ -329,6 +329,17 @@ func TestTenantQueueLengths(t *testing.T) {
 	}
 	assert.InEpsilon(t, r.MeanWaiting, sum, 1e-9, "tenants' queues add up to the system's")
 	assert.InEpsilon(t, r.MeanWaiting, r.Overall.MeanWaiting, 1e-9)
+
+	// Overloaded and cut off with jobs still waiting, staged and queued: those count too.
+	sc.Workers.Count, sc.Duration, sc.Warmup, sc.Drain = 3, 1000*time.Second, 100*time.Second, time.Second
+	r, err = Run(sc, 1, 0)
+	require.NoError(t, err)
+	require.Less(t, r.Overall.Started, r.Overall.Arrived, "jobs are still waiting at the end")
+	sum = 0
+	for _, tr := range r.Tenants {
+		sum += tr.MeanWaiting
+	}
+	assert.InEpsilon(t, r.MeanWaiting, sum, 1e-9, "with a backlog at the end")
 }
 
 // The quantiles keep the documented error: within Metrics.Accuracy (relative) of the exact

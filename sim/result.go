@@ -169,6 +169,11 @@ func (m *model) result(seed uint64, rep int) *Result {
 	ov.Name = "overall"
 	var sum, mx [nLat]float64
 	var arrivedMeasured uint64
+	for s := range m.jobs { // jobs still waiting (staged or queued) have waited until now
+		if j := &m.jobs[s]; j.live && j.worker < 0 {
+			r.t[j.tenant].waitArea += r.waitedSince(now, j.arrived)
+		}
+	}
 	for i := range r.t {
 		tr := &r.t[i]
 		r.tenantArea(now, tr)
