@@ -131,7 +131,7 @@ func newArrivalGen(a Arrivals, r *rand.Rand) arrivalGen {
 func (g *arrivalGen) factor(t time.Duration) float64 {
 	f := 1.0
 	if g.a.Kind == "diurnal" {
-		f = 1 + g.a.Amplitude*math.Sin(2*math.Pi*float64(t)/float64(g.a.Period))
+		f = 1 + float64(g.a.Amplitude*math.Sin(2*math.Pi*float64(t)/float64(g.a.Period))) // float64(): no FMA (see doc)
 	}
 	for _, b := range g.a.Bursts {
 		if t >= b.Start && t < b.Start+b.For {

@@ -20,7 +20,7 @@ func mm8(n int) *Scenario {
 }
 
 // mm8Admission is the same load split over tenants, staged into an admission policy with a
-// throttle, a concurrency cap and a fair interleave, ticked every 10ms.
+// throttle, a concurrency cap and a fair interleave, ticked every 50ms.
 func mm8Admission(n, tenants int) *Scenario {
 	sc := mm8(n)
 	sc.Name = "mm8-admission"

@@ -71,6 +71,26 @@ func (b *bins) widen(i int32) {
 	b.counts, b.lo, b.hi = c, int32(lo), int32(hi)
 }
 
+// windowBins are bins emptied at the end of every window, keeping their arrays: a series
+// tenant's latencies of one window.
+type windowBins struct {
+	bins
+	n int // values added since the last reset
+}
+
+func (w *windowBins) add(i int32) {
+	w.bins.add(i)
+	w.n++
+}
+
+// reset empties w. Dense counts stay dense (zeroed), so that a busy tenant's window does
+// not allocate its counts again.
+func (w *windowBins) reset() {
+	w.n = 0
+	w.raw = w.raw[:0]
+	clear(w.counts)
+}
+
 func (b *bins) empty() bool { return len(b.raw) == 0 && b.counts == nil }
 
 // addTo adds the bins' counts to s.

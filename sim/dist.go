@@ -142,7 +142,7 @@ func (s *sampler) sample() time.Duration {
 	case sRander:
 		x = s.rander.Rand()
 	case sUniform:
-		x = s.lo + s.r.Float64()*(s.hi-s.lo)
+		x = s.lo + float64(s.r.Float64()*(s.hi-s.lo)) // float64(): no FMA, the same draw on every architecture
 	case sEmpirical:
 		return s.values[s.r.IntN(len(s.values))]
 	}

@@ -2,8 +2,8 @@
 // jobs, an admission.Policy (optional) admits them through its gates, and a pool of workers
 // serves them, picked by a strategy or from a central queue. It measures what users tune
 // for: admission lag, queue lag and total latency per tenant, throughput, fairness (Jain's
-// index of throughput normalised by max-min fair shares, per window) and limiter
-// trajectories.
+// index of throughput normalised by max-min fair shares, per window), time-average queue
+// lengths, wait and latency CDFs, and limiter trajectories.
 //
 // # Engine
 //
@@ -20,6 +20,10 @@
 // does not shift another's draws, and replication r of every sweep point uses the same draws
 // (common random numbers). The same scenario, seed and replication give the same [Result], bit
 // for bit, whatever GOMAXPROCS or parallelism ([Replicate] runs replications in parallel).
+// The simulator's own arithmetic is written so that the compiler cannot fuse a multiply and
+// an add (float64(x*y) + z), which arm64, ppc64le and s390x would otherwise do; two
+// dependencies still may (gonum's lognormal sampler and DDSketch's bin index), so results
+// are bit-identical per architecture, and agree across architectures only statistically.
 //
 // # Model
 //
@@ -57,9 +61,19 @@
 //
 // # Metrics and cost
 //
+// Per tenant and overall: counts (arrived, admitted, started, completed, failed, rejected,
+// lost, expired), the admission lag, queue lag, service time and total latency (exact mean
+// and max, p50/p95/p99), throughput and share, and the time-average numbers of jobs present
+// and waiting. Per window of Metrics.Window: arrivals, completions and Jain's index; for the
+// first Metrics.SeriesTenants tenants also p50/p99 latency and the gates' in-flight count,
+// adaptive limit and throttle tokens (the trajectories, one sample per window). CDFs of the
+// total latency and of the wait (arrival to start) for the system and the series tenants.
+//
 // Memory is O(tenants + in-flight jobs + windows), never O(jobs): latencies go into DDSketch
-// quantile sketches (github.com/DataDog/sketches-go) with relative accuracy Metrics.Accuracy
-// (1% by default) and exact means and maxima; per tenant, a sketch is kept as the counts of
-// its bins (the bins' indices while they are few), which answers exactly as the sketch does. A direct-queueing M/M/8 runs at about 5 million
-// jobs per second on one core; see BENCHMARKS.md.
+// quantile sketches (github.com/DataDog/sketches-go) with relative accuracy α =
+// Metrics.Accuracy (1% by default): a reported quantile is within a factor 1 ± α of the
+// exact value at its rank (and never above the exact maximum); means and maxima are exact.
+// Per tenant, a sketch is kept as the counts of its bins (the bins' indices while they are
+// few), which answers exactly as the sketch does. A direct-queueing M/M/8 runs at about 6
+// million jobs per second on one core, 40 times SimPy; see BENCHMARKS.md.
 package sim

@@ -31,6 +31,10 @@ type Engine[E any] struct {
 	free    []uint32 // free slots
 	handle  func(now time.Duration, ev E)
 	handled uint64
+	// hole reports that heap[0] is the entry of the event being (or last) handled, not yet
+	// removed: the handler's first At replaces it and sifts down once, instead of a pop's
+	// sift-down followed by a push's sift-up. Every other use removes it first.
+	hole bool
 }
 
 // entry is a heap key: the event's time, its sequence number among the scheduled events,
@@ -56,7 +60,12 @@ func NewEngine[E any](handle func(now time.Duration, ev E)) *Engine[E] {
 func (e *Engine[E]) Now() time.Duration { return e.now }
 
 // Len returns the number of scheduled events, including cancelled ones not yet skipped.
-func (e *Engine[E]) Len() int { return len(e.heap) }
+func (e *Engine[E]) Len() int {
+	if e.hole {
+		return len(e.heap) - 1
+	}
+	return len(e.heap)
+}
 
 // Handled returns how many events have been handled.
 func (e *Engine[E]) Handled() uint64 { return e.handled }
@@ -84,11 +93,19 @@ func (e *Engine[E]) At(at time.Duration, ev E) Timer {
 	}
 	e.evs[slot] = ev
 	if e.seq == e.maxSeq {
+		e.fill()
 		e.renumber()
 	}
 	e.seq++
-	e.heap = append(e.heap, entry{at: at, seq: e.seq, slot: slot})
-	e.up(len(e.heap) - 1)
+	x := entry{at: at, seq: e.seq, slot: slot}
+	if e.hole {
+		// Replace the handled event's entry: one sift-down from the root.
+		e.hole = false
+		e.down(x)
+	} else {
+		e.heap = append(e.heap, x)
+		e.up(len(e.heap) - 1)
+	}
 	return Timer{slot: slot, gen: e.gens[slot]}
 }
 
@@ -124,13 +141,17 @@ func (e *Engine[E]) Cancel(t Timer) bool {
 
 // Step runs the next live event and reports whether there was one.
 func (e *Engine[E]) Step() bool {
+	e.fill()
 	for len(e.heap) > 0 {
-		top := e.pop()
+		top := e.heap[0]
 		s := top.slot
 		if e.dead[s] {
+			e.pop()
 			e.release(s)
 			continue
 		}
+		// The entry stays at the root until the handler schedules (see hole).
+		e.hole = true
 		ev := e.evs[s]
 		e.release(s)
 		e.now = top.at
@@ -139,6 +160,14 @@ func (e *Engine[E]) Step() bool {
 		return true
 	}
 	return false
+}
+
+// fill removes the handled event's entry left at the root, if any.
+func (e *Engine[E]) fill() {
+	if e.hole {
+		e.hole = false
+		e.pop()
+	}
 }
 
 // release frees the slot of an event that came up: its timer no longer matches.
@@ -179,6 +208,7 @@ func (e *Engine[E]) RunUntil(t time.Duration) {
 // entries at the top of the heap are discarded on the way, so that RunUntil never runs a
 // live event past its bound because a cancelled one came first.
 func (e *Engine[E]) Next() (time.Duration, bool) {
+	e.fill()
 	for len(e.heap) > 0 {
 		if top := &e.heap[0]; !e.dead[top.slot] {
 			return top.at, true
@@ -214,10 +244,16 @@ func (e *Engine[E]) pop() entry {
 	n := len(h) - 1
 	x := h[n]
 	e.heap = h[:n]
-	if n == 0 {
-		return top
+	if n > 0 {
+		e.down(x)
 	}
-	h = e.heap
+	return top
+}
+
+// down puts x at the root, replacing what is there, and sifts it down to its place.
+func (e *Engine[E]) down(x entry) {
+	h := e.heap
+	n := len(h)
 	i := 0
 	for {
 		c := 4*i + 1
@@ -237,5 +273,4 @@ func (e *Engine[E]) pop() entry {
 		i = m
 	}
 	h[i] = x
-	return top
 }

@@ -5,9 +5,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/DataDog/sketches-go/ddsketch"
 	"github.com/DataDog/sketches-go/ddsketch/mapping"
-	"github.com/DataDog/sketches-go/ddsketch/store"
 
 	"github.com/dispatchlab/dispatchlab/interleave"
 )
@@ -41,8 +39,16 @@ type recorder struct {
 	weights2, done2 []float64
 	weights         []float64
 	nSeries         int
-	winSketch       []*ddsketch.DDSketch // per series tenant: total latency in this window
-	windows         []Window
+	winLat          []windowBins // per series tenant: total latency in this window, as sketch bins
+	winSketcher     *sketcher    // makes winLat into a sketch at the window's end
+	// The wait (arrival to start: admission lag plus queue lag) of every measured job, and of
+	// each series tenant's, for the wait CDFs. Only with admission: without it the wait is the
+	// queue lag, whose bins every tenant keeps.
+	waitAll       bins
+	waitSeries    []bins
+	waitMax       float64 // exact, ns
+	waitMaxSeries []float64
+	windows       []Window
 
 	// whole-system areas, for time-average queue lengths
 	present, waiting                int
@@ -50,6 +56,10 @@ type recorder struct {
 }
 
 type tenantRec struct {
+	// waitArea is the time jobs spent waiting (arrival to start) after Warmup, added as each
+	// starts (and, at the end, for those still waiting): the integral of the number waiting,
+	// kept beside started so that a start touches one line of the record.
+	waitArea                                                               float64
 	arrived, admitted, started, completed, failed, rejected, lost, expired uint64
 	present                                                                int // arrived, not finished
 	inSystem                                                               int // at the workers
@@ -83,15 +93,11 @@ func newRecorder(sc *Scenario, ten []tenantState) *recorder {
 		r.nSeries = 20
 	}
 	r.nSeries = min(r.nSeries, n)
-	r.winSketch = make([]*ddsketch.DDSketch, r.nSeries)
-	for i := range r.winSketch {
-		r.winSketch[i] = r.newSketch()
-	}
+	r.winLat = make([]windowBins, r.nSeries)
+	r.waitSeries = make([]bins, r.nSeries)
+	r.waitMaxSeries = make([]float64, r.nSeries)
+	r.winSketcher = newSketcher(mp)
 	return r
-}
-
-func (r *recorder) newSketch() *ddsketch.DDSketch {
-	return ddsketch.NewDDSketch(r.mapping, store.NewBufferedPaginatedStore(), store.NewBufferedPaginatedStore())
 }
 
 // system updates the time-average areas before a change of the whole-system counts.
@@ -99,8 +105,10 @@ func (r *recorder) system(now time.Duration) {
 	t := float64(now)
 	if now > r.warmup {
 		from := max(r.lastT, float64(r.warmup))
-		r.areaPresent += float64(r.present) * (t - from)
-		r.areaWaiting += float64(r.waiting) * (t - from)
+		// float64(x*y) keeps the compiler from fusing x*y + z (FMA on arm64, ppc64le, s390x):
+		// the same sums on every architecture.
+		r.areaPresent += float64(float64(r.present) * (t - from))
+		r.areaWaiting += float64(float64(r.waiting) * (t - from))
 	}
 	r.lastT = t
 }
@@ -108,7 +116,8 @@ func (r *recorder) system(now time.Duration) {
 func (r *recorder) tenantArea(now time.Duration, tr *tenantRec) {
 	t := float64(now)
 	if now > r.warmup {
-		tr.area += float64(tr.present) * (t - max(tr.lastT, float64(r.warmup)))
+		from := max(tr.lastT, float64(r.warmup))
+		tr.area += float64(float64(tr.present) * (t - from)) // float64(): no FMA, as in system
 	}
 	tr.lastT = t
 }
@@ -145,9 +154,16 @@ func (r *recorder) admit(now time.Duration, t int32) { r.t[t].admitted++ }
 func (r *recorder) enterSystem(now time.Duration, t int32) { r.t[t].inSystem++ }
 
 func (r *recorder) start(now time.Duration, j *job) {
+	tr := &r.t[j.tenant]
 	r.system(now)
 	r.waiting--
-	r.t[j.tenant].started++
+	tr.started++
+	tr.waitArea += r.waitedSince(now, j.arrived)
+}
+
+// waitedSince returns the part after Warmup of a wait from arrived to now, in ns.
+func (r *recorder) waitedSince(now, arrived time.Duration) float64 {
+	return float64(max(now-max(arrived, r.warmup), 0))
 }
 
 func (r *recorder) leaveSystem(now time.Duration, t int32) { r.t[t].inSystem-- }
@@ -166,21 +182,43 @@ func (r *recorder) complete(now time.Duration, j *job) {
 	if j.arrived < r.warmup {
 		return
 	}
-	lat := [nLat]time.Duration{j.admitted - j.arrived, j.started - j.admitted, now - j.started, now - j.arrived}
 	tr.n++
-	for k, d := range lat {
-		if k == latAdmission && !r.admission {
-			continue // always zero without admission: no sketch to feed
-		}
-		v := float64(d)
-		tr.sum[k] += v
-		tr.mx[k] = max(tr.mx[k], v)
-		if i, ok := index(r.mapping, max(v, 1)); ok { // sketches need positive values; 1ns stands for zero
-			tr.lat[k].add(i)
+	if r.admission { // without admission the lag is always zero: no sketch to feed
+		r.record(tr, latAdmission, j.admitted-j.arrived)
+	}
+	r.record(tr, latQueue, j.started-j.admitted)
+	r.record(tr, latService, now-j.started)
+	if i, ok := r.record(tr, latTotal, now-j.arrived); ok && int(j.tenant) < r.nSeries {
+		r.winLat[j.tenant].add(i)
+	}
+	if r.admission {
+		v := float64(j.started - j.arrived)
+		if i, ok := index(r.mapping, max(v, 1)); ok {
+			r.addWait(j.tenant, v, i)
 		}
 	}
-	if int(j.tenant) < r.nSeries {
-		_ = r.winSketch[j.tenant].Add(max(float64(lat[latTotal]), 1))
+}
+
+// record adds a measured job's latency d of kind k to tr, and returns its sketch index and
+// whether a sketch takes it.
+func (r *recorder) record(tr *tenantRec, k int, d time.Duration) (int32, bool) {
+	v := float64(d)
+	tr.sum[k] += v
+	tr.mx[k] = max(tr.mx[k], v)
+	i, ok := index(r.mapping, max(v, 1)) // sketches need positive values; 1ns stands for zero
+	if ok {
+		tr.lat[k].add(i)
+	}
+	return i, ok
+}
+
+// addWait records a measured job's wait v (ns), whose sketch index is i.
+func (r *recorder) addWait(t int32, v float64, i int32) {
+	r.waitAll.add(i)
+	r.waitMax = max(r.waitMax, v)
+	if int(t) < r.nSeries {
+		r.waitSeries[t].add(i)
+		r.waitMaxSeries[t] = max(r.waitMaxSeries[t], v)
 	}
 }
 
@@ -246,10 +284,10 @@ func (r *recorder) closeWindow(now time.Duration, m *model) {
 	}
 	for i := 0; i < r.nSeries; i++ {
 		ts := TenantWindow{Completed: uint64(r.winDone[i]), Arrived: uint64(r.winArrived[i])}
-		if sk := r.winSketch[i]; !sk.IsEmpty() {
-			qs, _ := sk.GetValuesAtQuantiles([]float64{0.5, 0.99})
+		if wb := &r.winLat[i]; wb.n > 0 {
+			qs, _ := r.winSketcher.of(&wb.bins).GetValuesAtQuantiles(winProbs)
 			ts.P50, ts.P99 = time.Duration(qs[0]), time.Duration(qs[1])
-			sk.Clear()
+			wb.reset()
 		}
 		ts.InFlight, ts.Limit, ts.Tokens = -1, -1, math.NaN()
 		if m != nil {
@@ -265,6 +303,9 @@ func (r *recorder) closeWindow(now time.Duration, m *model) {
 	}
 	r.winStart = now
 }
+
+// winProbs are the quantiles of a series tenant's window: TenantWindow's P50 and P99.
+var winProbs = []float64{0.5, 0.99}
 
 // limiterState fills the admission gates' state for tenant t, when they exist.
 func (m *model) limiterState(now time.Duration, t int32, ts *TenantWindow) {

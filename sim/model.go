@@ -139,23 +139,24 @@ type model struct {
 	inSystem int // jobs waiting or in service at the workers
 	capacity int
 
-	policy     *admission.Policy[jobCtx]
-	throttle   *admission.ThrottleGate[jobCtx]
-	conc       *admission.ConcurrencyGate[jobCtx]
-	adaptive   *admission.AdaptiveGate[jobCtx]
-	tickEvery  time.Duration
-	idleEvery  time.Duration
-	eventTicks bool
-	tickQueued bool
-	tickAt     time.Duration // when the queued tick runs
-	lastTick   time.Duration
-	tickTimer  Timer
-	staged     int     // staged, not yet admitted
-	stagedBy   []int32 // per tenant
-	stagedSet  []int32 // tenants with staged jobs (event-driven throttle ticks)
-	inSet      []bool
-	admitBuf   []admission.Admitted[jobCtx]
-	reapBuf    []admission.JobID
+	policy       *admission.Policy[jobCtx]
+	throttle     *admission.ThrottleGate[jobCtx]
+	conc         *admission.ConcurrencyGate[jobCtx]
+	adaptive     *admission.AdaptiveGate[jobCtx]
+	tickEvery    time.Duration
+	idleEvery    time.Duration
+	eventTicks   bool
+	tickQueued   bool
+	tickAt       time.Duration // when the queued tick runs
+	lastTick     time.Duration
+	lastAdmitted bool // the last tick admitted jobs: the loop's next sleep is TickInterval
+	tickTimer    Timer
+	staged       int     // staged, not yet admitted
+	stagedBy     []int32 // per tenant
+	stagedSet    []int32 // tenants with staged jobs (event-driven throttle ticks)
+	inSet        []bool
+	admitBuf     []admission.Admitted[jobCtx]
+	reapBuf      []admission.JobID
 	// leases mirror the policy's: the sim never heartbeats or reverts, so leases expire in
 	// admission order, Lease after admission, and a tick calls Reap only once the oldest
 	// admitted job still held can have expired. An entry is stale once its slot is freed.
@@ -457,11 +458,28 @@ func (m *model) arrive(now time.Duration, t int32) {
 	case m.eventTicks:
 		m.scheduleTick(now)
 	case !m.tickQueued:
-		// The tick loop idles at IdleInterval; its next tick is the next one of its cadence.
-		// (Empty ticks are not simulated, only their phase.)
-		at := m.lastTick + m.idleEvery*((now-m.lastTick+m.idleEvery-1)/m.idleEvery)
-		m.scheduleTick(at)
+		m.scheduleTick(m.nextLoopTick(now))
 	}
+}
+
+// nextLoopTick returns when the tick loop, stopped since its last tick because nothing was
+// staged, next ticks at or after now. The loop sleeps TickInterval after a tick that admitted
+// jobs and IdleInterval after one that did not, so its ticks since lastTick are lastTick +
+// TickInterval (or + IdleInterval) and then every IdleInterval; the empty ones are not
+// simulated, only their phase. An arrival at the instant of the last tick counts as caught by
+// it (simultaneous events), so that tick runs again.
+func (m *model) nextLoopTick(now time.Duration) time.Duration {
+	if now <= m.lastTick {
+		return m.lastTick
+	}
+	first := m.lastTick + m.idleEvery
+	if m.lastAdmitted {
+		first = m.lastTick + m.tickEvery
+	}
+	if now <= first {
+		return first
+	}
+	return first + m.idleEvery*((now-first+m.idleEvery-1)/m.idleEvery)
 }
 
 // scheduleTick makes sure a tick runs at at (or earlier).
@@ -519,6 +537,7 @@ func (m *model) tick(now time.Duration) {
 		m.rec.admit(now, t)
 		m.dispatch(now, s)
 	}
+	m.lastAdmitted = len(m.admitBuf) > 0
 	if m.staged == 0 && !m.lostJobs() {
 		return
 	}
@@ -638,7 +657,7 @@ func (m *model) touch(now time.Duration, i int32) {
 	w := &m.wk[i]
 	if from := max(w.last, m.rec.warmup); now > from {
 		d := float64(now - from)
-		w.queueArea += d * float64(w.queue.len())
+		w.queueArea += float64(d * float64(w.queue.len())) // float64(): no FMA
 		if w.busy {
 			w.busyNs += d
 		}

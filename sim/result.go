@@ -74,8 +74,11 @@ type TenantResult struct {
 	Throughput float64 `json:"throughput"`
 	// Share is this tenant's fraction of all measured completions.
 	Share float64 `json:"share"`
-	// MeanInSystem is the time-average number of this tenant's jobs present.
+	// MeanInSystem is the time-average number of this tenant's jobs present (arrived, not
+	// finished), and MeanWaiting of those waiting (arrived, not started: staged in admission
+	// or queued at the workers), after Warmup.
 	MeanInSystem float64   `json:"mean_in_system"`
+	MeanWaiting  float64   `json:"mean_waiting"`
 	Admission    Quantiles `json:"admission_lag"`
 	Queue        Quantiles `json:"queue_lag"`
 	Service      Quantiles `json:"service"`
@@ -83,6 +86,9 @@ type TenantResult struct {
 	// TotalCDF is the total latency at probabilities 1%, 2%, ..., 99% (the empirical CDF,
 	// within the sketch's accuracy), for the overall result and the series tenants.
 	TotalCDF []time.Duration `json:"total_cdf,omitempty"`
+	// WaitCDF is the same for the wait, arrival to start (admission lag plus queue lag: the
+	// time a job spent not yet running), bounded by the exact maximum wait.
+	WaitCDF []time.Duration `json:"wait_cdf,omitempty"`
 }
 
 // Quantiles summarise a latency: the exact mean and max, and p50/p95/p99 within the
@@ -163,6 +169,11 @@ func (m *model) result(seed uint64, rep int) *Result {
 	ov.Name = "overall"
 	var sum, mx [nLat]float64
 	var arrivedMeasured uint64
+	for s := range m.jobs { // jobs still waiting (staged or queued) have waited until now
+		if j := &m.jobs[s]; j.live && j.worker < 0 {
+			r.t[j.tenant].waitArea += r.waitedSince(now, j.arrived)
+		}
+	}
 	for i := range r.t {
 		tr := &r.t[i]
 		r.tenantArea(now, tr)
@@ -173,6 +184,7 @@ func (m *model) result(seed uint64, rep int) *Result {
 		if measured > 0 {
 			t.Throughput = float64(tr.n) / (measured / 1e9)
 			t.MeanInSystem = tr.area / measured
+			t.MeanWaiting = tr.waitArea / measured
 		}
 		qs := [nLat]*Quantiles{&t.Admission, &t.Queue, &t.Service, &t.Total}
 		for k := range nLat {
@@ -190,6 +202,13 @@ func (m *model) result(seed uint64, rep int) *Result {
 				tr.lat[k].addTo(allBins[k])
 			}
 		}
+		if i < r.nSeries {
+			if r.admission {
+				t.WaitCDF = cdf(sks.of(&r.waitSeries[i]), time.Duration(r.waitMaxSeries[i]))
+			} else {
+				t.WaitCDF = cdf(sks.of(&tr.lat[latQueue]), time.Duration(tr.mx[latQueue]))
+			}
+		}
 		ov.Arrived += t.Arrived
 		ov.Admitted += t.Admitted
 		ov.Started += t.Started
@@ -200,6 +219,7 @@ func (m *model) result(seed uint64, rep int) *Result {
 		ov.Expired += t.Expired
 		ov.Measured += t.Measured
 		ov.MeanInSystem += t.MeanInSystem
+		ov.MeanWaiting += t.MeanWaiting
 		arrivedMeasured += tr.measuredArrivals
 		res.Tenants = append(res.Tenants, t)
 	}
@@ -212,6 +232,11 @@ func (m *model) result(seed uint64, rep int) *Result {
 		fill(qs[k], all[k], sum[k], mx[k], ov.Measured)
 	}
 	ov.TotalCDF = cdf(all[latTotal], time.Duration(mx[latTotal]))
+	if r.admission {
+		ov.WaitCDF = cdf(sks.of(&r.waitAll), time.Duration(r.waitMax))
+	} else {
+		ov.WaitCDF = cdf(all[latQueue], time.Duration(mx[latQueue]))
+	}
 	for i := range res.Tenants {
 		if ov.Measured > 0 {
 			res.Tenants[i].Share = float64(res.Tenants[i].Measured) / float64(ov.Measured)
@@ -231,7 +256,7 @@ func (m *model) result(seed uint64, rep int) *Result {
 		res.MeanWaiting = r.areaWaiting / measured
 		lambda := float64(arrivedMeasured) / measured // per ns
 		if res.MeanInSystem > 0 {
-			res.LittleError = math.Abs(res.MeanInSystem-lambda*float64(ov.Total.Mean)) / res.MeanInSystem
+			res.LittleError = math.Abs(res.MeanInSystem-float64(lambda*float64(ov.Total.Mean))) / res.MeanInSystem
 		}
 	}
 	res.Windows = r.windows
@@ -331,7 +356,7 @@ var TenantCSVHeader = []string{
 	"rejected", "lost", "throughput", "share", "mean_in_system",
 	"admission_mean_ms", "admission_p50_ms", "admission_p99_ms",
 	"queue_mean_ms", "queue_p50_ms", "queue_p99_ms",
-	"total_mean_ms", "total_p50_ms", "total_p95_ms", "total_p99_ms", "total_max_ms",
+	"total_mean_ms", "total_p50_ms", "total_p95_ms", "total_p99_ms", "total_max_ms", "mean_waiting",
 }
 
 // WriteTenantsCSV writes one row per tenant plus an "overall" row; header if asked.
@@ -351,7 +376,7 @@ func (r *Result) WriteTenantsCSV(w io.Writer, header bool) error {
 			u(t.Completed), u(t.Failed), u(t.Rejected), u(t.Lost), f(t.Throughput), f(t.Share), f(t.MeanInSystem),
 			ms(t.Admission.Mean), ms(t.Admission.P50), ms(t.Admission.P99),
 			ms(t.Queue.Mean), ms(t.Queue.P50), ms(t.Queue.P99),
-			ms(t.Total.Mean), ms(t.Total.P50), ms(t.Total.P95), ms(t.Total.P99), ms(t.Total.Max),
+			ms(t.Total.Mean), ms(t.Total.P50), ms(t.Total.P95), ms(t.Total.P99), ms(t.Total.Max), f(t.MeanWaiting),
 		}
 		if err := cw.Write(rec); err != nil {
 			return err

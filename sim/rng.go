@@ -11,8 +11,8 @@ import (
 // other stream, and replication r of a sweep point uses the same draws at every point
 // (common random numbers).
 //
-// Names used by the model: "arrivals/<tenant>", "size/<tenant>", "service", "failure",
-// "strategy", "crash".
+// Names used by the model: "arrivals/<tenant>", "service/<tenant>", "failure/<tenant>",
+// "strategy", "strategy-fallback" and "crash".
 func Stream(seed uint64, replication int, name string) *rand.Rand {
 	pcg := streamPCG(seed, replication, name)
 	return rand.New(&pcg)

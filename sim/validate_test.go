@@ -6,9 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/dispatchlab/dispatchlab/aimd"
+	"github.com/dispatchlab/dispatchlab/tokenbucket"
 )
 
 // The validation tests check the simulator against queueing theory: each runs R seeded
@@ -115,4 +117,69 @@ func TestAdaptiveFollowsCapacityDrop(t *testing.T) {
 	if during >= before {
 		t.Errorf("the limit did not shrink under the capacity drop: %d before, %d during", before, during)
 	}
+}
+
+// The wait CDFs follow theory: M/M/4's P(W > t) = C·e^{−(cμ−λ)t} in direct queueing, and a
+// burst-1 throttle's admission wait M/D/1's distribution (Erlang's formula), within the
+// sketch's accuracy and one run's noise.
+func TestWaitCDF(t *testing.T) {
+	t.Parallel()
+	_, n := scale(200_000)
+	mmc := direct("mm4", 3, Exp(time.Second), 4, n)
+	tb := direct("throttle-md1", 0.8, Det(time.Millisecond), 1000, n)
+	tb.Admission = &Admission{EventDriven: true, Throttle: &tokenbucket.Limit{Rate: 1, Per: time.Second, Burst: 1}}
+	c := ErlangC(4, 3)
+	for _, tc := range []struct {
+		sc    *Scenario
+		exact func(p float64) float64
+	}{
+		{mmc, func(p float64) float64 { return math.Max(0, math.Log(c/(1-p))/(4-3)) }},
+		{tb, func(p float64) float64 { return MD1WaitQuantile(0.8, 1, p) }},
+	} {
+		r, err := Run(tc.sc, 1, 0)
+		require.NoError(t, err)
+		cdf := r.Overall.WaitCDF
+		require.Len(t, cdf, 99, tc.sc.Name)
+		require.Equal(t, cdf, r.Tenants[0].WaitCDF, "%s: one tenant's wait CDF is the system's", tc.sc.Name)
+		for _, pct := range []int{10, 30, 60, 80, 90, 95, 99} {
+			p := float64(pct) / 100
+			got, want := cdf[pct-1].Seconds(), tc.exact(p)
+			if want < 1e-3 {
+				assert.Zero(t, got, "%s: p%d of the wait", tc.sc.Name, pct)
+				continue
+			}
+			tol := 0.06
+			if pct == 99 {
+				tol = 0.10 // the tail is the noisiest part of one run
+			}
+			assert.InEpsilon(t, want, got, tol, "%s: p%d of the wait", tc.sc.Name, pct)
+		}
+	}
+}
+
+// Failures feed the adaptive limit: the same light load with every fifth job failing keeps
+// the limit far below the failure-free run's, and the failures are counted.
+func TestFailuresShrinkAdaptiveLimit(t *testing.T) {
+	limit := func(failureRate float64) (float64, uint64) {
+		sc := &Scenario{
+			Name: "failures", Duration: 300 * time.Second,
+			Tenants: []Tenant{{Name: "t", Arrivals: Poisson(4), Service: Exp(200 * time.Millisecond), FailureRate: failureRate}},
+			Workers: Workers{Count: 10},
+			Admission: &Admission{TickInterval: 50 * time.Millisecond,
+				Adaptive: &aimd.Config{Initial: 5, Max: 50, TargetLag: time.Second}},
+			Metrics: Metrics{Window: 10 * time.Second},
+		}
+		r, err := Run(sc, 1, 0)
+		require.NoError(t, err)
+		var sum float64
+		for _, w := range r.Windows {
+			sum += float64(w.Tenants[0].Limit)
+		}
+		return sum / float64(len(r.Windows)), r.Overall.Failed
+	}
+	healthy, none := limit(0)
+	failing, failed := limit(0.2)
+	assert.Zero(t, none)
+	assert.InDelta(t, 0.2, float64(failed)/1200, 0.03, "about a fifth of ~1,200 jobs fail")
+	assert.Less(t, failing, healthy/2, "mean adaptive limit %.1f with failures, %.1f without", failing, healthy)
 }

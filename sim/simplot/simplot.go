@@ -1,6 +1,6 @@
 // Package simplot draws a simulation's results with gonum/plot: latency percentiles over
-// time per tenant, stacked throughput, fairness over time, limiter trajectories and latency
-// CDFs. The same result always gives the same bytes (PNG and SVG), so figures can be
+// time per tenant, stacked throughput, fairness over time, limiter trajectories, and CDFs of
+// the total latency and of the wait. The same result always gives the same bytes (PNG and SVG), so figures can be
 // committed and compared.
 package simplot
 
@@ -29,6 +29,7 @@ const (
 	Fairness        = "fairness"
 	Limits          = "limits"
 	LatencyCDF      = "latency-cdf"
+	WaitCDF         = "wait-cdf"
 	maxSeriesInPlot = 10
 )
 
@@ -202,8 +203,23 @@ func LimitsPlot(r *sim.Result) (*plot.Plot, error) {
 
 // CDFPlot draws the total-latency CDF of the whole system and of each series tenant.
 func CDFPlot(r *sim.Result) (*plot.Plot, error) {
-	p := newPlot(r.Scenario+": latency CDF", "total latency (s)", "fraction of jobs")
+	return cdfPlot(r, r.Scenario+": latency CDF", "total latency (s)",
+		func(t *sim.TenantResult) []time.Duration { return t.TotalCDF })
+}
+
+// WaitCDFPlot draws the CDF of the wait (arrival to start: admission lag plus queue lag) of
+// the whole system and of each series tenant.
+func WaitCDFPlot(r *sim.Result) (*plot.Plot, error) {
+	return cdfPlot(r, r.Scenario+": wait CDF", "wait before service (s)",
+		func(t *sim.TenantResult) []time.Duration { return t.WaitCDF })
+}
+
+// cdfPlot draws the CDF of(t) (values at 1%, 2%, ..., 99%) of the system, bold, and of
+// each series tenant.
+func cdfPlot(r *sim.Result, title, x string, of func(*sim.TenantResult) []time.Duration) (*plot.Plot, error) {
+	p := newPlot(title, x, "fraction of jobs")
 	p.Y.Min, p.Y.Max = 0, 1
+	p.Legend.Top = false // CDFs rise on the left and run along the top: the lower right is free
 	add := func(name string, cdf []time.Duration, i int, bold bool) error {
 		if len(cdf) == 0 {
 			return nil
@@ -224,11 +240,11 @@ func CDFPlot(r *sim.Result) (*plot.Plot, error) {
 		p.Legend.Add(name, l)
 		return nil
 	}
-	if err := add("overall", r.Overall.TotalCDF, 0, true); err != nil {
+	if err := add("overall", of(&r.Overall), 0, true); err != nil {
 		return nil, err
 	}
 	for i, name := range seriesNames(r) {
-		if err := add(name, r.Tenants[i].TotalCDF, i, false); err != nil {
+		if err := add(name, of(&r.Tenants[i]), i, false); err != nil {
 			return nil, err
 		}
 	}
@@ -240,6 +256,7 @@ func All(r *sim.Result) (map[string]*plot.Plot, error) {
 	out := map[string]*plot.Plot{}
 	for name, f := range map[string]func(*sim.Result) (*plot.Plot, error){
 		LagOverTime: LagPlot, Throughput: ThroughputPlot, Fairness: FairnessPlot, Limits: LimitsPlot, LatencyCDF: CDFPlot,
+		WaitCDF: WaitCDFPlot,
 	} {
 		p, err := f(r)
 		if err != nil {
@@ -261,7 +278,7 @@ func SaveAll(r *sim.Result, dir string, formats ...string) ([]string, error) {
 		return nil, err
 	}
 	var paths []string
-	for _, name := range []string{LagOverTime, Throughput, Fairness, Limits, LatencyCDF} {
+	for _, name := range []string{LagOverTime, Throughput, Fairness, Limits, LatencyCDF, WaitCDF} {
 		for _, f := range formats {
 			if f != "png" && f != "svg" {
 				return nil, fmt.Errorf("simplot: unknown format %q (want png or svg)", f)

@@ -34,7 +34,7 @@ func TestSaveAllDeterministic(t *testing.T) {
 	a, b := t.TempDir(), t.TempDir()
 	pa, err := simplot.SaveAll(r, a, "png", "svg")
 	require.NoError(t, err)
-	require.Len(t, pa, 10)
+	require.Len(t, pa, 12)
 	pb, err := simplot.SaveAll(r, b, "png", "svg")
 	require.NoError(t, err)
 	for i := range pa {
