@@ -4,20 +4,33 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/dispatchlab/dispatchlab/tokenbucket"
 )
 
-// exactOf returns the exact form of l, as a Bucket reports it.
+// exactOf returns the exact form of l, as a Bucket reports it. Results are cached: the
+// conversion of a fractional Rate walks big.Int convergents, which dominated these tests.
 func exactOf(l tokenbucket.Limit) tokenbucket.Limit {
+	exactMu.Lock()
+	defer exactMu.Unlock()
+	if e, ok := exactCache[l]; ok {
+		return e
+	}
 	b, err := tokenbucket.New(l, base)
 	if err != nil {
 		panic(err)
 	}
+	exactCache[l] = b.Limit()
 	return b.Limit()
 }
+
+var (
+	exactMu    sync.Mutex
+	exactCache = map[tokenbucket.Limit]tokenbucket.Limit{}
+)
 
 // keyedRun replays ops on k (with per-key limits lims, which opSetLimit changes) and on the
 // oracle, and reports the first divergence. decisions, if not nil, collects each call's
