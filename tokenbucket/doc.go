@@ -56,10 +56,12 @@
 // per second); after that, and after SetLimit, it continues exactly on a mutex-guarded path.
 //
 // A [Keyed] limiter is safe for concurrent use: it is sharded by key hash with a mutex per
-// shard, and stores each partition as one int64 by value in a map per limit (no pointer per
-// key, nothing stored for a key until it is charged). [Keyed.Prune] removes full buckets,
-// which carry no information, so pruning is lossless; it is incremental and needs no
-// goroutine. [Keyed.AllowN] is one map lookup and one map store under the shard's lock.
+// shard, and stores each partition as its key, its hash and one int64, by value, in an
+// open-addressing table per limit (no pointer per key, nothing stored for a key until it is
+// charged; about 50 bytes per string partition). [Keyed.Prune] removes full buckets, which
+// carry no information, so pruning is lossless; it is incremental, needs no goroutine, and
+// shrinks tables it empties. [Keyed.AllowN] hashes the key once and is one probe of one
+// table under the shard's lock, usually one or two adjacent cache lines.
 //
 // A [Dense] is a slice of partition states, 8 bytes each, for callers that intern keys as
 // small integers; it is owned by one goroutine and decides in a few nanoseconds.

@@ -37,10 +37,10 @@ type KeyedConfig struct {
 // [Bucket.SetLimit] would, at that call's time. It must not call back into the Keyed.
 //
 // A Keyed is safe for concurrent use by multiple goroutines. It is sharded by key hash;
-// each shard has a mutex and groups its partitions by limit, storing each partition as one
-// int64 by value (about 56 bytes per string key with one limit, measured in BENCHMARKS.md).
-// A partition's first call costs one map lookup per other limit in use in its shard, to
-// find it if its limit changed.
+// each shard has a mutex and groups its partitions by limit, storing each partition's key,
+// hash and int64 state by value in an open-addressing table (about 50 bytes per string key
+// with one limit, measured in BENCHMARKS.md). A partition's first call costs one lookup per
+// other limit in use in its shard, to find it if its limit changed.
 type Keyed[K comparable] struct {
 	limit    func(K) Limit
 	seed     maphash.Seed
@@ -66,8 +66,7 @@ type keyedShard[K comparable] struct {
 type group[K comparable] struct {
 	lim  Limit
 	p    params
-	tats map[K]int64
-	peak int // the most entries since tats was last rebuilt; Go maps never shrink
+	tats table[K]
 }
 
 // NewKeyed returns a Keyed limiter with the default configuration whose partitions take
@@ -132,10 +131,10 @@ func (k *Keyed[K]) AllowN(now time.Time, key K, n int) (bool, error) {
 			l.s.mu.Unlock()
 			return false, nil
 		}
-		if !k.charge(l, key, d, need) {
+		if !k.charge(&l, key, d, need) {
 			continue // the epoch moved; decide again
 		}
-		err = k.unlock(l, key)
+		err = k.unlock(&l, key)
 		return err == nil, err
 	}
 }
@@ -154,10 +153,10 @@ func (k *Keyed[K]) TakeUpTo(now time.Time, key K, max int) (granted int, retryAf
 		d := deficit(l.tat, l.t, p)
 		n := min(available(d, p), int64(max))
 		if n > 0 {
-			if !k.charge(l, key, d, n*p.b) {
+			if !k.charge(&l, key, d, n*p.b) {
 				continue
 			}
-			if err := k.unlock(l, key); err != nil {
+			if err := k.unlock(&l, key); err != nil {
 				return 0, 0, err
 			}
 			return int(n), wait(d+n*p.b, l.t, l.off, p.b, p), nil
@@ -204,9 +203,9 @@ func (k *Keyed[K]) Delay(now time.Time, key K, n int) (time.Duration, bool, erro
 // Prune is incremental and resumes where the last call stopped: it examines whole shards,
 // in turn, until it has examined at least maxScan partitions or every shard once; maxScan
 // <= 0 examines nothing. Which keys share a shard depends on a per-process hash seed, so a
-// partial Prune's count may differ between runs; decisions never do. A group whose map has
-// shrunk below a quarter of its peak is rebuilt, since Go maps never release memory on
-// delete. Cost: O(partitions examined).
+// partial Prune's count may differ between runs; decisions never do. A table that a Prune
+// leaves under a quarter of its growth bound is rebuilt smaller, so memory follows the
+// live partitions. Cost: O(partitions examined), plus the size of the tables examined.
 func (k *Keyed[K]) Prune(now time.Time, maxScan int) int {
 	removed, examined := 0, 0
 	for range k.shards {
@@ -224,18 +223,16 @@ func (k *Keyed[K]) Prune(now time.Time, maxScan int) int {
 		k.advance(t)
 		live := s.groups[:0]
 		for _, g := range s.groups {
-			for key, tat := range g.tats {
-				examined++
-				if deficit(tat, t, &g.p) == 0 {
-					delete(g.tats, key)
-					removed++
-				}
-			}
-			if len(g.tats) == 0 && len(s.groups) > keepGroups {
+			examined += g.tats.Len()
+			before := g.tats.Len()
+			g.tats.sweep(func(_ K, tat int64) (int64, bool) {
+				return tat, deficit(tat, t, &g.p) > 0
+			})
+			removed += before - g.tats.Len()
+			if g.tats.Len() == 0 && len(s.groups) > keepGroups {
 				s.forget(g)
 				continue
 			}
-			g.compact()
 			live = append(live, g)
 		}
 		clear(s.groups[len(live):])
@@ -255,7 +252,9 @@ type loc[K comparable] struct {
 	ep     *time.Time
 	tat    int64
 	off, t int64
-	fresh  bool // key has no stored partition
+	fresh  bool   // key has no stored partition
+	h      uint64 // key's marked hash
+	idx    int    // key's slot in g.tats, or −1
 }
 
 // locate finds key's partition and returns it with its shard locked. If key's limit
@@ -265,7 +264,8 @@ func (k *Keyed[K]) locate(now time.Time, key K) (loc[K], error) {
 		return loc[K]{}, errNoLimit
 	}
 	lim := k.limit(key)
-	s := &k.shards[maphash.Comparable(k.seed, key)&k.mask]
+	h := maphash.Comparable(k.seed, key)
+	s := &k.shards[h&k.mask]
 	for {
 		s.mu.Lock()
 		ep := k.epoch.Load()
@@ -284,8 +284,9 @@ func (k *Keyed[K]) locate(now time.Time, key K) (loc[K], error) {
 			s.mu.Unlock()
 			return loc[K]{}, fmt.Errorf("%w (limit of partition %v)", err, key)
 		}
-		var ok bool
-		if l.tat, ok = l.g.tats[key]; ok {
+		l.h = marked(h)
+		if l.idx = l.g.tats.find(key, l.h); l.idx >= 0 {
+			l.tat = l.g.tats.slots[l.idx].tat
 			return l, nil
 		}
 		l.tat, l.fresh = absent, true
@@ -299,20 +300,24 @@ func (k *Keyed[K]) locate(now time.Time, key K) (loc[K], error) {
 // charge stores key's partition as short by d+need credits at l.t and advances the clock.
 // If l.t is beyond the epoch's range it instead unlocks, moves the epoch, and reports false:
 // the caller decides again. A new partition is counted in unlock.
-func (k *Keyed[K]) charge(l loc[K], key K, d, need int64) bool {
+func (k *Keyed[K]) charge(l *loc[K], key K, d, need int64) bool {
 	if !fits(l.t, &l.g.p) {
 		l.s.mu.Unlock()
 		k.moveEpoch(l.now, l.ep)
 		return false
 	}
-	l.g.tats[key] = charge(d, l.t, need, &l.g.p)
+	if tat := charge(d, l.t, need, &l.g.p); l.idx >= 0 {
+		l.g.tats.slots[l.idx].tat = tat
+	} else {
+		l.idx = l.g.tats.insert(key, l.h, tat)
+	}
 	k.advance(l.t)
 	return true
 }
 
 // unlock counts a partition that charge created, refusing it (and undoing the charge) if it
 // exceeds MaxPartitions, and unlocks the shard.
-func (k *Keyed[K]) unlock(l loc[K], key K) error {
+func (k *Keyed[K]) unlock(l *loc[K], key K) error {
 	defer l.s.mu.Unlock()
 	if !l.fresh {
 		return nil
@@ -320,11 +325,10 @@ func (k *Keyed[K]) unlock(l loc[K], key K) error {
 	for {
 		n := k.parts.Load()
 		if k.maxParts > 0 && n >= k.maxParts {
-			delete(l.g.tats, key)
+			l.g.tats.deleteAt(l.idx)
 			return fmt.Errorf("%w: MaxPartitions is %d", ErrTooManyPartitions, k.maxParts)
 		}
 		if k.parts.CompareAndSwap(n, n+1) {
-			l.g.peak = max(l.g.peak, len(l.g.tats))
 			return nil
 		}
 	}
@@ -353,7 +357,7 @@ func (s *keyedShard[K]) group(l Limit) (*group[K], error) {
 			}
 		}
 		if g == nil {
-			g = &group[K]{lim: l, p: p, tats: make(map[K]int64)}
+			g = &group[K]{lim: l, p: p}
 			s.groups = append(s.groups, g)
 		}
 		s.byLim[l] = g
@@ -385,18 +389,19 @@ func (k *Keyed[K]) migrate(l *loc[K], key K) bool {
 		if o == g {
 			continue
 		}
-		ot, ok := o.tats[key]
-		if !ok {
+		oi := o.tats.find(key, l.h)
+		if oi < 0 {
 			continue
 		}
+		ot := o.tats.slots[oi].tat
 		d := deficit(ot, l.t, &o.p)
 		if d > 0 && !fits(l.t, &g.p) {
 			s.mu.Unlock()
 			k.moveEpoch(l.now, l.ep)
 			return false
 		}
-		delete(o.tats, key)
-		if len(o.tats) == 0 {
+		o.tats.deleteAt(oi)
+		if o.tats.Len() == 0 {
 			s.forget(o)
 			s.groups = append(s.groups[:i], s.groups[i+1:]...)
 		}
@@ -407,7 +412,7 @@ func (k *Keyed[K]) migrate(l *loc[K], key K) bool {
 		}
 		// Converting a partial balance is a state change at l.t.
 		l.tat, l.fresh = charge(convert(d, &o.p, &g.p), l.t, 0, &g.p), false
-		g.tats[key] = l.tat
+		l.idx = g.tats.insert(key, l.h, l.tat)
 		k.advance(l.t)
 		return true
 	}
@@ -449,15 +454,13 @@ func (k *Keyed[K]) moveEpoch(now time.Time, seen *time.Time) {
 		s := &k.shards[i]
 		live := s.groups[:0]
 		for _, g := range s.groups {
-			for key, tat := range g.tats {
-				if nt := rebased(tat, t, &g.p); nt != absent {
-					g.tats[key] = nt
-				} else {
-					delete(g.tats, key)
-					removed++
-				}
-			}
-			if len(g.tats) == 0 && len(s.groups) > keepGroups {
+			before := g.tats.Len()
+			g.tats.sweep(func(_ K, tat int64) (int64, bool) {
+				nt := rebased(tat, t, &g.p)
+				return nt, nt != absent
+			})
+			removed += before - g.tats.Len()
+			if g.tats.Len() == 0 && len(s.groups) > keepGroups {
 				s.forget(g)
 				continue
 			}
@@ -475,16 +478,3 @@ func (k *Keyed[K]) moveEpoch(now time.Time, seen *time.Time) {
 // keepGroups is how many groups a shard keeps even when they are empty: a limit in use comes
 // back, and recreating its group would convert the limit again.
 const keepGroups = 8
-
-// compact rebuilds g.tats once it has shrunk below a quarter of a peak of at least 1024
-// (smaller maps are not worth the churn of rebuilding and growing again).
-func (g *group[K]) compact() {
-	if g.peak < 1024 || len(g.tats) >= g.peak/4 {
-		return
-	}
-	m := make(map[K]int64, len(g.tats))
-	for key, tat := range g.tats {
-		m[key] = tat
-	}
-	g.tats, g.peak = m, len(m)
-}
