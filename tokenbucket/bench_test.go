@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -44,6 +45,24 @@ func BenchmarkAllowN(b *testing.B) {
 			sink = lim.AllowN(now, 1)
 		}
 	})
+	// The floors: a bare compare-and-swap on one padded word, with the same time arithmetic
+	// as the bucket and no limiter arithmetic; then the same plus the clock store that makes
+	// a step back in time exactly "no time passing".
+	for _, clock := range []bool{false, true} {
+		name := "admit/impl=floor-cas"
+		if clock {
+			name += "+clock"
+		}
+		b.Run(name, func(b *testing.B) {
+			var f floorCAS
+			now := start
+			b.ReportAllocs()
+			for b.Loop() {
+				now = now.Add(1)
+				sink = f.admit(int64(now.Sub(start)), clock)
+			}
+		})
+	}
 	// A dispatcher tick admits a batch at one instant: the clock store is then skipped.
 	b.Run("admit-batch100/impl=dispatchlab", func(b *testing.B) {
 		tb, _ := tokenbucket.New(openLimit, start)
@@ -102,6 +121,18 @@ func BenchmarkParallel8(b *testing.B) {
 			}
 		})
 	})
+	b.Run("impl=floor-cas+clock", func(b *testing.B) {
+		var f floorCAS
+		b.ReportAllocs()
+		b.SetParallelism(4)
+		b.RunParallel(func(pb *testing.PB) {
+			now := start
+			for pb.Next() {
+				now = now.Add(1)
+				f.admit(int64(now.Sub(start)), true)
+			}
+		})
+	})
 	b.Run("impl=xrate", func(b *testing.B) {
 		lim := rate.NewLimiter(openRate, 1<<30)
 		b.ReportAllocs()
@@ -114,6 +145,36 @@ func BenchmarkParallel8(b *testing.B) {
 			}
 		})
 	})
+}
+
+// floorCAS is the lock-free admit reduced to its atomics: a theoretical arrival time taken
+// by compare-and-swap (admitting while it is within 2^40 ns of now) and, optionally, the
+// clock of the latest grant, stored after the swap as Bucket stores it.
+type floorCAS struct {
+	_     [64]byte
+	tat   atomic.Int64
+	clock atomic.Int64
+	_     [48]byte
+}
+
+func (f *floorCAS) admit(off int64, clock bool) bool {
+	c := int64(0)
+	if clock {
+		c = f.clock.Load()
+		off = max(off, c)
+	}
+	for tat := f.tat.Load(); ; tat = f.tat.Load() {
+		d := max(0, tat-off)
+		if d > 1<<40 {
+			return false
+		}
+		if f.tat.CompareAndSwap(tat, off+d+1) {
+			if clock && off > c {
+				f.clock.Store(off)
+			}
+			return true
+		}
+	}
 }
 
 const manyKeys = 1_000_000
