@@ -37,7 +37,8 @@ func (l Limit) String() string {
 //   - Per <= 0;
 //   - Burst < 1;
 //   - a Rate that is too large (more than 2^53 tokens per Per) or too small (its exact
-//     period overflows int64 nanoseconds, about one token per 292 years);
+//     period, in the bucket's integer units, exceeds 2^62 ns: slower than about one token
+//     per 146 years, so one per 1000 years is an error);
 //   - a Burst whose exact capacity, Burst·Per/Rate in the bucket's integer units, exceeds 2^62.
 //
 // Every error names the field and the value, for example

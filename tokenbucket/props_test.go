@@ -229,6 +229,7 @@ func TestExtremeParameters(t *testing.T) {
 	nearMin := time.Unix(-62135596800+1<<24, 0)        // about 194 days after the first
 	limits := []tokenbucket.Limit{
 		{Rate: 0.001, Per: 100 * 24 * time.Hour * 365, Burst: 1}, // 1 per 100,000 years: error
+		{Rate: 0.001, Per: year, Burst: 1},                       // 1 per 1000 years: error
 		{Rate: 1, Per: 290 * year, Burst: 1},                     // 1 per 290 years: error
 		{Rate: 1, Per: 140 * year, Burst: 1},                     // 1 per 140 years: fits
 		{Rate: 1e-10, Per: time.Millisecond, Burst: 3},           // tiny rate
