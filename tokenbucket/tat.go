@@ -157,7 +157,7 @@ func offsetOf(now, epoch time.Time) int64 {
 
 // frame is a single-owner time base: an epoch and a clock, the effective offset of the
 // latest grant. Times before the clock read as the clock, so a clock that goes backwards is
-// treated as no time passing. Dense and the locked path of Bucket use one.
+// treated as no time passing. Dense uses one.
 type frame struct {
 	epoch time.Time
 	clock int64 // absent until the first grant
