@@ -39,7 +39,7 @@ type Bucket struct {
 // that charges change.
 type bucketState struct {
 	p     params
-	epoch time.Time
+	epoch origin
 
 	_ [64]byte // keep the hot words off the read-only fields' cache line
 	// The theoretical arrival time (see tat.go), and the clock, the offset of the latest
@@ -63,7 +63,7 @@ func New(l Limit, now time.Time) (*Bucket, error) {
 		return nil, err
 	}
 	b := &Bucket{}
-	b.st.Store(&bucketState{p: p, epoch: now}) // tat = 0 and clock = 0: full at now
+	b.st.Store(&bucketState{p: p, epoch: originAt(now)}) // tat = 0 and clock = 0: full at now
 	return b, nil
 }
 
@@ -89,7 +89,7 @@ func (b *Bucket) AllowN(now time.Time, n int) bool {
 		if int64(n) > s.p.burst {
 			return false
 		}
-		off := offsetOf(now, s.epoch)
+		off := s.epoch.since(now)
 		c := s.clock.Load()
 		t := max(off, c)
 		tat := s.tat.Load()
@@ -141,7 +141,7 @@ func (b *Bucket) TakeUpTo(now time.Time, max int) (granted int, retryAfter time.
 	for {
 		s := b.st.Load()
 		p := &s.p
-		off := offsetOf(now, s.epoch)
+		off := s.epoch.since(now)
 		c := s.clock.Load()
 		t := maxI(off, c)
 		tat := s.tat.Load()
@@ -186,7 +186,7 @@ func (b *Bucket) TakeUpTo(now time.Time, max int) (granted int, retryAfter time.
 func (b *Bucket) Tokens(now time.Time) float64 {
 	for {
 		s := b.st.Load()
-		t := maxI(offsetOf(now, s.epoch), s.clock.Load())
+		t := maxI(s.epoch.since(now), s.clock.Load())
 		if tat := s.tat.Load(); tat != closed {
 			return tokensOf(deficit(tat, t, &s.p), &s.p)
 		}
@@ -207,7 +207,7 @@ func (b *Bucket) Delay(now time.Time, n int) (time.Duration, bool) {
 		if int64(n) > s.p.burst {
 			return 0, false
 		}
-		off := offsetOf(now, s.epoch)
+		off := s.epoch.since(now)
 		t := maxI(off, s.clock.Load())
 		if tat := s.tat.Load(); tat != closed {
 			return wait(deficit(tat, t, &s.p), t, off, int64(n)*s.p.b, &s.p), true
@@ -231,7 +231,7 @@ func (b *Bucket) SetLimit(now time.Time, l Limit) error {
 	defer b.mu.Unlock()
 	s := b.st.Load()
 	tat := s.tat.Swap(closed)
-	t := maxI(offsetOf(now, s.epoch), s.clock.Load())
+	t := maxI(s.epoch.since(now), s.clock.Load())
 	d := convert(deficit(tat, t, &s.p), &s.p, &np)
 	// A change of state at t: the successor's epoch is t, which is also its clock.
 	ns := &bucketState{p: np, epoch: movedEpoch(s.epoch, now, t)}
@@ -254,7 +254,7 @@ func (b *Bucket) rebase(s *bucketState, now time.Time, take func(d int64) int64)
 	}
 	tat := s.tat.Swap(closed)
 	c := s.clock.Load()
-	off = offsetOf(now, s.epoch)
+	off = s.epoch.since(now)
 	t = maxI(off, c)
 	d = deficit(tat, t, &s.p)
 	ns := &bucketState{p: s.p, epoch: s.epoch}

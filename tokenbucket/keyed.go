@@ -49,9 +49,9 @@ type Keyed[K comparable] struct {
 	maxParts int64
 
 	parts  atomic.Int64
-	epoch  atomic.Pointer[time.Time] // set on first use; moved under every shard lock
-	clock  atomic.Int64              // effective offset of the latest grant, or absent
-	cursor atomic.Uint64             // the next shard Prune examines
+	epoch  atomic.Pointer[origin] // set on first use; moved under every shard lock
+	clock  atomic.Int64           // effective offset of the latest grant, or absent
+	cursor atomic.Uint64          // the next shard Prune examines
 }
 
 type keyedShard[K comparable] struct {
@@ -219,7 +219,7 @@ func (k *Keyed[K]) Prune(now time.Time, maxScan int) int {
 			s.mu.Unlock()
 			return 0
 		}
-		t := max(offsetOf(now, *ep), k.clock.Load())
+		t := max(ep.since(now), k.clock.Load())
 		k.advance(t)
 		live := s.groups[:0]
 		for _, g := range s.groups {
@@ -249,7 +249,7 @@ type loc[K comparable] struct {
 	now    time.Time
 	s      *keyedShard[K]
 	g      *group[K]
-	ep     *time.Time
+	ep     *origin
 	tat    int64
 	off, t int64
 	fresh  bool   // key has no stored partition
@@ -270,14 +270,14 @@ func (k *Keyed[K]) locate(now time.Time, key K) (loc[K], error) {
 		s.mu.Lock()
 		ep := k.epoch.Load()
 		if ep == nil {
-			start := now
+			start := originAt(now)
 			if !k.epoch.CompareAndSwap(nil, &start) {
 				s.mu.Unlock()
 				continue
 			}
 			ep = &start
 		}
-		l := loc[K]{now: now, s: s, ep: ep, off: offsetOf(now, *ep)}
+		l := loc[K]{now: now, s: s, ep: ep, off: ep.since(now)}
 		l.t = max(l.off, k.clock.Load())
 		var err error
 		if l.g, err = s.group(lim); err != nil {
@@ -435,7 +435,7 @@ func (k *Keyed[K]) advance(t int64) {
 // the clock moves to t here already, so that a charge decided again after the move cannot
 // see a bucket as full before t. It locks every shard and rewrites every partition:
 // O(partitions), once in about 2^62/a nanoseconds for the largest rate numerator a in use.
-func (k *Keyed[K]) moveEpoch(now time.Time, seen *time.Time) {
+func (k *Keyed[K]) moveEpoch(now time.Time, seen *origin) {
 	for i := range k.shards {
 		k.shards[i].mu.Lock()
 	}
@@ -448,7 +448,7 @@ func (k *Keyed[K]) moveEpoch(now time.Time, seen *time.Time) {
 	if ep != seen {
 		return
 	}
-	t := max(offsetOf(now, *ep), k.clock.Load())
+	t := max(ep.since(now), k.clock.Load())
 	removed := 0
 	for i := range k.shards {
 		s := &k.shards[i]
