@@ -45,6 +45,25 @@ func BenchmarkAllowN(b *testing.B) {
 			sink = lim.AllowN(now, 1)
 		}
 	})
+	// Synthetic times, as a simulator or a test gives: no monotonic clock reading.
+	b.Run("admit-synthetic/impl=dispatchlab", func(b *testing.B) {
+		tb, _ := tokenbucket.New(openLimit, start.Round(0))
+		now := start.Round(0)
+		b.ReportAllocs()
+		for b.Loop() {
+			now = now.Add(1)
+			sink = tb.AllowN(now, 1)
+		}
+	})
+	b.Run("admit-synthetic/impl=xrate", func(b *testing.B) {
+		lim := rate.NewLimiter(openRate, 1<<30)
+		now := start.Round(0)
+		b.ReportAllocs()
+		for b.Loop() {
+			now = now.Add(1)
+			sink = lim.AllowN(now, 1)
+		}
+	})
 	// The floors: a bare compare-and-swap on one padded word, with the same time arithmetic
 	// as the bucket and no limiter arithmetic; then the same plus the clock store that makes
 	// a step back in time exactly "no time passing".
