@@ -170,13 +170,22 @@ func originAt(t time.Time) origin {
 // since returns now − o in nanoseconds, exactly as now.Sub(o.t) does (saturated). For
 // synthetic times (no monotonic reading, as in tests and simulations) it skips Sub's
 // overflow check, which costs more than the rest of an admit, when no overflow is possible.
+//
+// It is not small enough to inline; hot paths write out its first branch (a monotonic
+// origin: one call to Sub) and call wallSince otherwise.
 func (o *origin) since(now time.Time) int64 {
-	if o.wall {
-		// With |o.sec| < 2^62 the difference cannot wrap into this range, and
-		// |ds| <= 9,223,372,035 s keeps ds·1e9 ± 1e9 inside int64: Sub's answer, unsaturated.
-		if ds := now.Unix() - o.sec; ds >= -9_223_372_035 && ds <= 9_223_372_035 {
-			return ds*1e9 + int64(now.Nanosecond()) - o.nsec
-		}
+	if !o.wall {
+		return int64(now.Sub(o.t))
+	}
+	return o.wallSince(now)
+}
+
+// wallSince is since for an origin with wall set.
+func (o *origin) wallSince(now time.Time) int64 {
+	// With |o.sec| < 2^62 the difference cannot wrap into this range, and
+	// |ds| <= 9,223,372,035 s keeps ds·1e9 ± 1e9 inside int64: Sub's answer, unsaturated.
+	if ds := now.Unix() - o.sec; ds >= -9_223_372_035 && ds <= 9_223_372_035 {
+		return ds*1e9 + int64(now.Nanosecond()) - o.nsec
 	}
 	return int64(now.Sub(o.t))
 }
@@ -191,7 +200,11 @@ type frame struct {
 
 // at returns now's offset from the epoch and its effective offset (never before the clock).
 func (f *frame) at(now time.Time) (off, t int64) {
-	off = f.epoch.since(now)
+	if !f.epoch.wall {
+		off = int64(now.Sub(f.epoch.t))
+	} else {
+		off = f.epoch.wallSince(now)
+	}
 	return off, max(off, f.clock)
 }
 
