@@ -116,8 +116,8 @@ func (k *Keyed[K]) AllowN(now time.Time, key K, n int) (bool, error) {
 		return n == 0, nil
 	}
 	for {
-		l, err := k.locate(now, key)
-		if err != nil {
+		var l loc[K]
+		if err := k.locate(&l, now, key); err != nil {
 			return false, err
 		}
 		p := &l.g.p
@@ -134,7 +134,7 @@ func (k *Keyed[K]) AllowN(now time.Time, key K, n int) (bool, error) {
 		if !k.charge(&l, key, d, need) {
 			continue // the epoch moved; decide again
 		}
-		err = k.unlock(&l, key)
+		err := k.unlock(&l, key)
 		return err == nil, err
 	}
 }
@@ -145,8 +145,8 @@ func (k *Keyed[K]) TakeUpTo(now time.Time, key K, max int) (granted int, retryAf
 		return 0, 0, nil
 	}
 	for {
-		l, err := k.locate(now, key)
-		if err != nil {
+		var l loc[K]
+		if err := k.locate(&l, now, key); err != nil {
 			return 0, 0, err
 		}
 		p := &l.g.p
@@ -169,8 +169,8 @@ func (k *Keyed[K]) TakeUpTo(now time.Time, key K, max int) (granted int, retryAf
 // Tokens returns the tokens key's partition holds at now. It changes nothing, unless key's
 // limit changed (see [Keyed]).
 func (k *Keyed[K]) Tokens(now time.Time, key K) (float64, error) {
-	l, err := k.locate(now, key)
-	if err != nil {
+	var l loc[K]
+	if err := k.locate(&l, now, key); err != nil {
 		return 0, err
 	}
 	defer l.s.mu.Unlock()
@@ -183,8 +183,8 @@ func (k *Keyed[K]) Delay(now time.Time, key K, n int) (time.Duration, bool, erro
 	if n <= 0 {
 		return 0, true, nil
 	}
-	l, err := k.locate(now, key)
-	if err != nil {
+	var l loc[K]
+	if err := k.locate(&l, now, key); err != nil {
 		return 0, false, err
 	}
 	defer l.s.mu.Unlock()
@@ -257,11 +257,12 @@ type loc[K comparable] struct {
 	idx    int    // key's slot in g.tats, or −1
 }
 
-// locate finds key's partition and returns it with its shard locked. If key's limit
-// changed, it first moves the partition to the new limit.
-func (k *Keyed[K]) locate(now time.Time, key K) (loc[K], error) {
+// locate finds key's partition and fills in l, with its shard locked. If key's limit
+// changed, it first moves the partition to the new limit. (l is filled in place: returned
+// by value, the struct was copied on every call.)
+func (k *Keyed[K]) locate(l *loc[K], now time.Time, key K) error {
 	if k.limit == nil {
-		return loc[K]{}, errNoLimit
+		return errNoLimit
 	}
 	lim := k.limit(key)
 	h := maphash.Comparable(k.seed, key)
@@ -277,23 +278,23 @@ func (k *Keyed[K]) locate(now time.Time, key K) (loc[K], error) {
 			}
 			ep = &start
 		}
-		l := loc[K]{now: now, s: s, ep: ep, off: ep.since(now)}
+		l.now, l.s, l.ep, l.off = now, s, ep, ep.since(now)
 		l.t = max(l.off, k.clock.Load())
 		var err error
 		if l.g, err = s.group(lim); err != nil {
 			s.mu.Unlock()
-			return loc[K]{}, fmt.Errorf("%w (limit of partition %v)", err, key)
+			return fmt.Errorf("%w (limit of partition %v)", err, key)
 		}
 		l.h = marked(h)
 		if l.idx = l.g.tats.find(key, l.h); l.idx >= 0 {
-			l.tat = l.g.tats.slots[l.idx].tat
-			return l, nil
+			l.tat, l.fresh = l.g.tats.slots[l.idx].tat, false
+			return nil
 		}
 		l.tat, l.fresh = absent, true
-		if len(s.groups) > 1 && !k.migrate(&l, key) {
+		if len(s.groups) > 1 && !k.migrate(l, key) {
 			continue // the epoch moved; look again
 		}
-		return l, nil
+		return nil
 	}
 }
 
