@@ -90,6 +90,9 @@ func keyedRun(k *tokenbucket.Keyed[string], lims map[string]tokenbucket.Limit, o
 		if err != nil || (o != nil && got != want) {
 			return fmt.Sprintf("limit %v: step %d: %v = %v %v, want %v", cur, i, op, got, err, want)
 		}
+		if msg := checkKeyed(k, len(lims)); msg != "" {
+			return fmt.Sprintf("after step %d (%v): %s", i, op, msg)
+		}
 		if decisions != nil {
 			*decisions = append(*decisions, got)
 		}
@@ -249,9 +252,36 @@ func TestDenseMatchesExactModel(t *testing.T) {
 					return fail(got, want)
 				}
 			}
+			if msg := checkDense(d, now); msg != "" {
+				return fmt.Sprintf("after step %d (%v): %s", i, op, msg)
+			}
 		}
 		return ""
 	})
+}
+
+// checkDense verifies the invariants a Dense keeps between calls: its limit is the valid
+// exact form, and every partition holds between 0 and Burst tokens.
+func checkDense(d *tokenbucket.Dense, now time.Time) string {
+	l := d.Limit()
+	if err := l.Validate(); err != nil {
+		return fmt.Sprintf("Limit() = %v is invalid: %v", l, err)
+	}
+	for id := range d.Len() {
+		if tk := d.Tokens(now, id); tk < 0 || tk > float64(l.Burst) {
+			return fmt.Sprintf("partition %d holds %v tokens, outside [0, %d]", id, tk, l.Burst)
+		}
+	}
+	return ""
+}
+
+// checkKeyed verifies the invariant a Keyed keeps between calls that it can check without
+// changing state: it stores at most one partition per key it has seen.
+func checkKeyed(k *tokenbucket.Keyed[string], keys int) string {
+	if n := k.Len(); n < 0 || n > keys {
+		return fmt.Sprintf("Len() = %d with %d keys", n, keys)
+	}
+	return ""
 }
 
 // TestEpochMoves drives Keyed and Dense across their epoch horizon (a = 10^9 credits per
