@@ -86,6 +86,17 @@ func BenchmarkAllowN(b *testing.B) {
 			}
 		})
 	}
+	// The same bare CAS given integer nanoseconds: what the time.Time API adds (the caller's
+	// Add and the bucket's Sub) is the difference to floor-cas.
+	b.Run("admit/impl=floor-cas-int", func(b *testing.B) {
+		f := new(floorCAS)
+		var off int64
+		b.ReportAllocs()
+		for b.Loop() {
+			off++
+			sink = f.admit(off)
+		}
+	})
 	// A dispatcher tick admits a batch at one instant: the clock store is then skipped.
 	b.Run("admit-batch100/impl=dispatchlab", func(b *testing.B) {
 		tb, _ := tokenbucket.New(openLimit, start)
