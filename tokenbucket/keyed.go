@@ -131,11 +131,14 @@ func (k *Keyed[K]) AllowN(now time.Time, key K, n int) (bool, error) {
 			l.s.mu.Unlock()
 			return false, nil
 		}
-		if !k.charge(&l, key, d, need) {
-			continue // the epoch moved; decide again
+		if err := k.reserve(&l); err != nil {
+			return false, err
 		}
-		err := k.unlock(&l, key)
-		return err == nil, err
+		if !k.charge(&l, key, d, need) {
+			continue // the epoch moved (and the reservation was released); decide again
+		}
+		l.s.mu.Unlock()
+		return true, nil
 	}
 }
 
@@ -153,12 +156,13 @@ func (k *Keyed[K]) TakeUpTo(now time.Time, key K, max int) (granted int, retryAf
 		d := deficit(l.tat, l.t, p)
 		n := min(available(d, p), int64(max))
 		if n > 0 {
+			if err := k.reserve(&l); err != nil {
+				return 0, 0, err
+			}
 			if !k.charge(&l, key, d, n*p.b) {
 				continue
 			}
-			if err := k.unlock(&l, key); err != nil {
-				return 0, 0, err
-			}
+			l.s.mu.Unlock()
 			return int(n), wait(d+n*p.b, l.t, l.off, p.b, p), nil
 		}
 		l.s.mu.Unlock()
@@ -299,10 +303,13 @@ func (k *Keyed[K]) locate(l *loc[K], now time.Time, key K) error {
 }
 
 // charge stores key's partition as short by d+need credits at l.t and advances the clock.
-// If l.t is beyond the epoch's range it instead unlocks, moves the epoch, and reports false:
-// the caller decides again. A new partition is counted in unlock.
+// If l.t is beyond the epoch's range it instead releases the reservation of a new
+// partition, unlocks, moves the epoch, and reports false: the caller decides again.
 func (k *Keyed[K]) charge(l *loc[K], key K, d, need int64) bool {
 	if !fits(l.t, &l.g.p) {
+		if l.fresh {
+			k.parts.Add(-1)
+		}
 		l.s.mu.Unlock()
 		k.moveEpoch(l.now, l.ep)
 		return false
@@ -316,17 +323,17 @@ func (k *Keyed[K]) charge(l *loc[K], key K, d, need int64) bool {
 	return true
 }
 
-// unlock counts a partition that charge created, refusing it (and undoing the charge) if it
-// exceeds MaxPartitions, and unlocks the shard.
-func (k *Keyed[K]) unlock(l *loc[K], key K) error {
-	defer l.s.mu.Unlock()
+// reserve counts the partition that a charge is about to create, if l is a new one. If that
+// would exceed MaxPartitions it unlocks the shard and returns the error: nothing changes,
+// the clock included.
+func (k *Keyed[K]) reserve(l *loc[K]) error {
 	if !l.fresh {
 		return nil
 	}
 	for {
 		n := k.parts.Load()
 		if k.maxParts > 0 && n >= k.maxParts {
-			l.g.tats.deleteAt(l.idx)
+			l.s.mu.Unlock()
 			return fmt.Errorf("%w: MaxPartitions is %d", ErrTooManyPartitions, k.maxParts)
 		}
 		if k.parts.CompareAndSwap(n, n+1) {

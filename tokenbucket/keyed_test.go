@@ -239,3 +239,19 @@ func TestKeyedPruneKeepsNearlyFull(t *testing.T) {
 	ok, _ = k.Allow(t0.Add(333_333_334), "a")
 	assert.True(t, ok)
 }
+
+// TestKeyedRefusalMovesNoClock: a call refused by MaxPartitions changes nothing, not even
+// the clock: a later call at an earlier time still sees that earlier time.
+func TestKeyedRefusalMovesNoClock(t *testing.T) {
+	k, err := tokenbucket.NewKeyedConfig(tiers, tokenbucket.KeyedConfig{MaxPartitions: 1})
+	require.NoError(t, err)
+	ok, _ := k.AllowN(t0, "a", 2) // free tier: 2 per second, burst 2; now empty
+	require.True(t, ok)
+	_, err = k.Allow(t0.Add(time.Second), "b")
+	require.ErrorIs(t, err, tokenbucket.ErrTooManyPartitions)
+	_, _, err = k.TakeUpTo(t0.Add(time.Second), "b", 1)
+	require.ErrorIs(t, err, tokenbucket.ErrTooManyPartitions)
+	tk, err := k.Tokens(t0.Add(500*time.Millisecond), "a")
+	require.NoError(t, err)
+	assert.Equal(t, 1.0, tk, "a refused call at t0+1s must not read as a grant at t0+1s")
+}
