@@ -115,9 +115,38 @@ func (k *Keyed[K]) AllowN(now time.Time, key K, n int) (bool, error) {
 	if n <= 0 {
 		return n == 0, nil
 	}
+	lim, h, err := k.lookup(key)
+	if err != nil {
+		return false, err
+	}
+	// The common case, written out: a stored partition, under the limit its shard used last,
+	// charged within the epoch's range. It decides exactly as the general path below, with
+	// less work, which matters more than it seems: at a million partitions, each nanosecond
+	// of work per call measured as several, as fewer cache misses overlap between calls.
+	s := &k.shards[h&k.mask]
+	s.mu.Lock()
+	if ep, g := k.epoch.Load(), s.hint; ep != nil && g != nil && g.lim == lim {
+		if i := g.tats.find(key, marked(h)); i >= 0 {
+			p := &g.p
+			if t := max(ep.since(now), k.clock.Load()); t >= 0 && t <= p.horizon {
+				slot := &g.tats.slots[i]
+				need := int64(n) * p.b
+				d := deficit(slot.tat, t, p)
+				if int64(n) > p.burst || d > p.cap-need {
+					s.mu.Unlock()
+					return false, nil
+				}
+				slot.tat = charge(d, t, need, p)
+				k.advance(t)
+				s.mu.Unlock()
+				return true, nil
+			}
+		}
+	}
+	s.mu.Unlock()
 	for {
 		var l loc[K]
-		if err := k.locate(&l, now, key); err != nil {
+		if err := k.locate(&l, now, key, lim, h); err != nil {
 			return false, err
 		}
 		p := &l.g.p
@@ -147,9 +176,13 @@ func (k *Keyed[K]) TakeUpTo(now time.Time, key K, max int) (granted int, retryAf
 	if max <= 0 {
 		return 0, 0, nil
 	}
+	lim, h, err := k.lookup(key)
+	if err != nil {
+		return 0, 0, err
+	}
 	for {
 		var l loc[K]
-		if err := k.locate(&l, now, key); err != nil {
+		if err := k.locate(&l, now, key, lim, h); err != nil {
 			return 0, 0, err
 		}
 		p := &l.g.p
@@ -173,8 +206,12 @@ func (k *Keyed[K]) TakeUpTo(now time.Time, key K, max int) (granted int, retryAf
 // Tokens returns the tokens key's partition holds at now. It changes nothing, unless key's
 // limit changed (see [Keyed]).
 func (k *Keyed[K]) Tokens(now time.Time, key K) (float64, error) {
+	lim, h, err := k.lookup(key)
+	if err != nil {
+		return 0, err
+	}
 	var l loc[K]
-	if err := k.locate(&l, now, key); err != nil {
+	if err := k.locate(&l, now, key, lim, h); err != nil {
 		return 0, err
 	}
 	defer l.s.mu.Unlock()
@@ -187,8 +224,12 @@ func (k *Keyed[K]) Delay(now time.Time, key K, n int) (time.Duration, bool, erro
 	if n <= 0 {
 		return 0, true, nil
 	}
+	lim, h, err := k.lookup(key)
+	if err != nil {
+		return 0, false, err
+	}
 	var l loc[K]
-	if err := k.locate(&l, now, key); err != nil {
+	if err := k.locate(&l, now, key, lim, h); err != nil {
 		return 0, false, err
 	}
 	defer l.s.mu.Unlock()
@@ -261,15 +302,18 @@ type loc[K comparable] struct {
 	idx    int    // key's slot in g.tats, or −1
 }
 
-// locate finds key's partition and fills in l, with its shard locked. If key's limit
-// changed, it first moves the partition to the new limit. (l is filled in place: returned
-// by value, the struct was copied on every call.)
-func (k *Keyed[K]) locate(l *loc[K], now time.Time, key K) error {
+// lookup returns key's limit and hash, which every call computes once.
+func (k *Keyed[K]) lookup(key K) (Limit, uint64, error) {
 	if k.limit == nil {
-		return errNoLimit
+		return Limit{}, 0, errNoLimit
 	}
-	lim := k.limit(key)
-	h := maphash.Comparable(k.seed, key)
+	return k.limit(key), maphash.Comparable(k.seed, key), nil
+}
+
+// locate finds key's partition, whose limit is lim and hash h, and fills in l, with its
+// shard locked. If key's limit changed, it first moves the partition to the new limit. (l
+// is filled in place: returned by value, the struct was copied on every call.)
+func (k *Keyed[K]) locate(l *loc[K], now time.Time, key K, lim Limit, h uint64) error {
 	s := &k.shards[h&k.mask]
 	for {
 		s.mu.Lock()
