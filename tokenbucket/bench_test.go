@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,6 +43,58 @@ func BenchmarkAllowN(b *testing.B) {
 		for b.Loop() {
 			now = now.Add(1)
 			sink = lim.AllowN(now, 1)
+		}
+	})
+	// Synthetic times, as a simulator or a test gives: no monotonic clock reading.
+	b.Run("admit-synthetic/impl=dispatchlab", func(b *testing.B) {
+		tb, _ := tokenbucket.New(openLimit, start.Round(0))
+		now := start.Round(0)
+		b.ReportAllocs()
+		for b.Loop() {
+			now = now.Add(1)
+			sink = tb.AllowN(now, 1)
+		}
+	})
+	b.Run("admit-synthetic/impl=xrate", func(b *testing.B) {
+		lim := rate.NewLimiter(openRate, 1<<30)
+		now := start.Round(0)
+		b.ReportAllocs()
+		for b.Loop() {
+			now = now.Add(1)
+			sink = lim.AllowN(now, 1)
+		}
+	})
+	// The floors: a bare compare-and-swap on one padded word, with the same time arithmetic
+	// as the bucket and no limiter arithmetic; then the same plus the clock store that makes
+	// a step back in time exactly "no time passing".
+	for _, clock := range []bool{false, true} {
+		name := "admit/impl=floor-cas"
+		if clock {
+			name += "+clock"
+		}
+		b.Run(name, func(b *testing.B) {
+			f := new(floorCAS) // on the heap, as a Bucket's state is
+			now := start
+			b.ReportAllocs()
+			for b.Loop() {
+				now = now.Add(1)
+				if clock {
+					sink = f.admitClock(int64(now.Sub(start)))
+				} else {
+					sink = f.admit(int64(now.Sub(start)))
+				}
+			}
+		})
+	}
+	// The same bare CAS given integer nanoseconds: what the time.Time API adds (the caller's
+	// Add and the bucket's Sub) is the difference to floor-cas.
+	b.Run("admit/impl=floor-cas-int", func(b *testing.B) {
+		f := new(floorCAS)
+		var off int64
+		b.ReportAllocs()
+		for b.Loop() {
+			off++
+			sink = f.admit(off)
 		}
 	})
 	// A dispatcher tick admits a batch at one instant: the clock store is then skipped.
@@ -102,6 +155,18 @@ func BenchmarkParallel8(b *testing.B) {
 			}
 		})
 	})
+	b.Run("impl=floor-cas+clock", func(b *testing.B) {
+		f := new(floorCAS)
+		b.ReportAllocs()
+		b.SetParallelism(4)
+		b.RunParallel(func(pb *testing.PB) {
+			now := start
+			for pb.Next() {
+				now = now.Add(1)
+				f.admitClock(int64(now.Sub(start)))
+			}
+		})
+	})
 	b.Run("impl=xrate", func(b *testing.B) {
 		lim := rate.NewLimiter(openRate, 1<<30)
 		b.ReportAllocs()
@@ -114,6 +179,45 @@ func BenchmarkParallel8(b *testing.B) {
 			}
 		})
 	})
+}
+
+// floorCAS is the lock-free admit reduced to its atomics: a theoretical arrival time taken
+// by compare-and-swap (admitting while it is within 2^40 ns of now) and, optionally, the
+// clock of the latest grant, stored after the swap as Bucket stores it.
+type floorCAS struct {
+	_     [64]byte
+	tat   atomic.Int64
+	clock atomic.Int64
+	_     [48]byte
+}
+
+func (f *floorCAS) admit(off int64) bool {
+	for tat := f.tat.Load(); ; tat = f.tat.Load() {
+		d := max(0, tat-off)
+		if d > 1<<40 {
+			return false
+		}
+		if f.tat.CompareAndSwap(tat, off+d+1) {
+			return true
+		}
+	}
+}
+
+func (f *floorCAS) admitClock(off int64) bool {
+	c := f.clock.Load()
+	off = max(off, c)
+	for tat := f.tat.Load(); ; tat = f.tat.Load() {
+		d := max(0, tat-off)
+		if d > 1<<40 {
+			return false
+		}
+		if f.tat.CompareAndSwap(tat, off+d+1) {
+			if off > c {
+				f.clock.Store(off)
+			}
+			return true
+		}
+	}
 }
 
 const manyKeys = 1_000_000

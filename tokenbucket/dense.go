@@ -58,7 +58,7 @@ func (d *Dense) Limit() Limit { return d.p.norm }
 // at returns now's offset and effective offset, starting the clock on first use.
 func (d *Dense) at(now time.Time) (off, t int64) {
 	if !d.started {
-		d.f, d.started = frame{epoch: now, clock: absent}, true
+		d.f, d.started = frame{epoch: originAt(now), clock: absent}, true
 	}
 	return d.f.at(now)
 }

@@ -26,6 +26,26 @@
 // sets tat = max(tat, a·t) + n·b. Every decision is integer arithmetic on exact values: there
 // is no float and no rounding anywhere on the decision path.
 //
+// This is GCRA, the generic cell rate algorithm with which ATM networks policed cell rates
+// (ITU-T I.371), in its virtual-scheduling form: a token bucket written as the time at which
+// the bucket is full again, so that a bucket is one word. The usual integer-nanosecond GCRA
+// keeps the emission interval Per/Rate rounded to a nanosecond; counting in credits, with a
+// and b coprime, keeps it exact for every rate.
+//
+// # How it differs from golang.org/x/time/rate
+//
+//   - x/time/rate keeps a float64 balance and truncates the time it converts, so it admits
+//     a request that falls short by less than a nanosecond of refill; here every decision is
+//     exact (see Guarantees).
+//   - It moves its clock back, and credits the interval again, when time steps back; here a
+//     step back is no time passing.
+//   - It accepts a NaN limit (no limit at all), negative rates and bursts silently; here they
+//     are errors.
+//   - It locks a mutex on every call, denials included; here a denial only reads and an
+//     admit is a compare-and-swap.
+//   - It reserves and waits; here nothing blocks or reserves: Delay says exactly when n
+//     tokens will be there, and TakeUpTo grants part of a batch.
+//
 // # Guarantees
 //
 //   - Exactness: every decision (AllowN, TakeUpTo, Delay) is identical to that of an exact
@@ -49,17 +69,25 @@
 //
 // # Cost and concurrency
 //
+// [New] and [Limit.Validate] cost O(1): nothing for an integer Rate, well under a
+// microsecond for a fractional one (a continued-fraction walk of at most ~90 steps, in
+// integer arithmetic). Every call on a Bucket or a Dense is O(1); on a Keyed, O(1) expected.
+//
 // A [Bucket] is safe for concurrent use. Admitting is one compare-and-swap on one word, plus
-// a store of the clock when time has advanced; denying only reads, so a bucket under
-// overload is a read-shared cache line. It keeps time in units of 1/a ns from its creation,
-// which lasts about 2^62/a ns (centuries when a = 1, as for 100 per second; 106 days for 999
-// per second); after that, and after SetLimit, it continues exactly on a mutex-guarded path.
+// a store of the clock when time has advanced (the clock is what makes a step back in time
+// exactly no time passing); denying only reads, so a bucket under overload is a read-shared
+// cache line. It keeps time in units of 1/a ns from an epoch, which serves about 2^62/a ns
+// (centuries when a = 1, as for 100 per second; 106 days for 999 per second). SetLimit, and
+// the first charge beyond an epoch's range, take a mutex and replace the bucket's state with
+// one at a new epoch; the lock-free path then continues.
 //
 // A [Keyed] limiter is safe for concurrent use: it is sharded by key hash with a mutex per
-// shard, and stores each partition as one int64 by value in a map per limit (no pointer per
-// key, nothing stored for a key until it is charged). [Keyed.Prune] removes full buckets,
-// which carry no information, so pruning is lossless; it is incremental and needs no
-// goroutine. [Keyed.AllowN] is one map lookup and one map store under the shard's lock.
+// shard, and stores each partition as its key, its hash and one int64, by value, in an
+// open-addressing table per limit (no pointer per key, nothing stored for a key until it is
+// charged; about 50 bytes per string partition). [Keyed.Prune] removes full buckets, which
+// carry no information, so pruning is lossless; it is incremental, needs no goroutine, and
+// shrinks tables it empties. [Keyed.AllowN] hashes the key once and is one probe of one
+// table under the shard's lock, usually one or two adjacent cache lines.
 //
 // A [Dense] is a slice of partition states, 8 bytes each, for callers that intern keys as
 // small integers; it is owned by one goroutine and decides in a few nanoseconds.

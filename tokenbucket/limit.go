@@ -3,7 +3,6 @@ package tokenbucket
 import (
 	"fmt"
 	"math"
-	"math/big"
 	"math/bits"
 	"time"
 )
@@ -38,7 +37,8 @@ func (l Limit) String() string {
 //   - Per <= 0;
 //   - Burst < 1;
 //   - a Rate that is too large (more than 2^53 tokens per Per) or too small (its exact
-//     period overflows int64 nanoseconds, about one token per 292 years);
+//     period, in the bucket's integer units, exceeds 2^62 ns: slower than about one token
+//     per 146 years, so one per 1000 years is an error);
 //   - a Burst whose exact capacity, Burst·Per/Rate in the bucket's integer units, exceeds 2^62.
 //
 // Every error names the field and the value, for example
@@ -86,69 +86,132 @@ func (l Limit) exact() (params, error) {
 		return params{}, fmt.Errorf("tokenbucket: Burst must be >= 1, got %d", l.Burst)
 	}
 	if r := l.Rate; r == math.Trunc(r) && r <= 1<<53 {
-		// An integer rate is its own first convergent (the walk below would stop there):
-		// skip the big numbers, which cost microseconds per bucket.
+		// An integer rate is its own first convergent (the walk below would stop there).
 		return l.fromInts(int64(r), 1)
 	}
 	return l.walk()
 }
 
-// walk finds the exact form of l's Rate, validated, from the convergents of the float.
+// walk finds the exact form of l's Rate, validated, from the continued-fraction
+// convergents h/k of the float's exact value m/2^e. Euclid's algorithm on (m, 2^e) gives the
+// partial quotients; only the second can need more than 64 bits (2^e may be up to 2^1074),
+// so it is a 128-bit division, and a quotient that overflows even that makes k too large
+// for any valid limit. Convergents alternate around the float and their denominators grow
+// at least as fast as the Fibonacci numbers, so this stops within ~90 steps, with no
+// allocation. (limit_internal_test.go holds the same walk in math/big and checks that they
+// agree.)
 func (l Limit) walk() (params, error) {
-	// Walk the convergents h/k of the float's exact value; they alternate around it and
-	// their denominators grow at least as fast as the Fibonacci numbers, so this stops
-	// within ~90 steps.
-	x := new(big.Rat).SetFloat64(l.Rate)
-	h1, h2 := big.NewInt(1), big.NewInt(0)
-	k1, k2 := big.NewInt(0), big.NewInt(1)
-	var (
-		best  params
-		found bool
-		ai    = new(big.Int)
-		frac  = new(big.Rat)
-	)
-	for {
-		ai.Quo(x.Num(), x.Denom()) // floor, as x > 0
-		h := new(big.Int).Add(new(big.Int).Mul(ai, h1), h2)
-		k := new(big.Int).Add(new(big.Int).Mul(ai, k1), k2)
-		if h.Sign() > 0 {
-			p, err := l.fromFraction(h, k)
-			if err != nil {
-				if !found {
-					return params{}, err
-				}
-				break
-			}
-			best, found = p, true
-			// h <= 2^53 is exact as a float64; IEEE division rounds h/k correctly.
-			if float64(h.Int64())/float64(k.Int64()) == l.Rate {
-				break
-			}
+	frac, exp := math.Frexp(l.Rate) // Rate = frac·2^exp, 0.5 <= frac < 1
+	m, e := uint64(frac*(1<<53)), 53-exp
+	if e < 0 { // an integer of at least 2^53 (m >= 2^52)
+		if e < -1 || m != 1<<52 {
+			return params{}, errTooLarge(l)
 		}
-		frac.SetInt(ai)
-		frac.Sub(x, frac)
-		if frac.Sign() == 0 {
+		m, e = 1<<53, 0
+	}
+	tz := min(bits.TrailingZeros64(m), e)
+	m, e = m>>tz, e-tz
+	if e == 0 { // an integer
+		if m > 1<<53 {
+			return params{}, errTooLarge(l)
+		}
+		return l.fromInts(int64(m), 1)
+	}
+	// Now Rate = m/2^e in lowest terms: m odd, e >= 1.
+	w := cfWalk{l: l, h1: 1, k2: 1}
+	// The first quotient, m / 2^e.
+	a0, r0 := uint64(0), m
+	if e < 64 {
+		a0, r0 = m>>e, m&(1<<e-1)
+	}
+	if w.step(a0) {
+		return w.result()
+	}
+	// The second, 2^e / r0, in 128 bits.
+	var hi, lo uint64
+	switch {
+	case e < 64:
+		lo = 1 << e
+	case e < 128:
+		hi = 1 << (e - 64)
+	}
+	if e >= 128 || hi >= r0 {
+		// The quotient is at least 2^64. Then Rate < 2^-11, so a0 = 0 and this convergent
+		// is 1/a: too slow for any valid limit, as is every later one.
+		if !w.found {
+			w.err = errTooSmall(l)
+		}
+		return w.result()
+	}
+	a1, r1 := bits.Div64(hi, lo, r0)
+	if w.step(a1) {
+		return w.result()
+	}
+	for num, den := r0, r1; den != 0; num, den = den, num%den {
+		if w.step(num / den) {
 			break
 		}
-		x.Inv(frac)
-		h2, h1 = h1, h
-		k2, k1 = k1, k
 	}
-	return best, nil
+	return w.result()
 }
 
-// fromFraction builds params for exactly h tokens per k·Per.
-func (l Limit) fromFraction(h, k *big.Int) (params, error) {
-	if !h.IsInt64() || h.Int64() > 1<<53 {
-		return params{}, fmt.Errorf("tokenbucket: Rate must be <= 2^53 tokens per Per, got %v per %v", l.Rate, l.Per)
-	}
-	if !k.IsInt64() {
-		return params{}, errTooSmall(l)
-	}
-	return l.fromInts(h.Int64(), k.Int64())
+// cfWalk follows the convergents h/k of a continued fraction and keeps the last one that
+// gives a valid limit.
+type cfWalk struct {
+	l              Limit
+	h1, h2, k1, k2 uint64 // the last two convergents, each within the exact range
+	best           params
+	found          bool
+	err            error // the first convergent's error, if it had one
 }
 
-// fromInts is fromFraction for h <= 2^53 and k that fit an int64.
+// step applies partial quotient a and reports whether the walk is over: the convergent
+// rounds back to Rate, or it does not fit (the previous one then stands).
+func (w *cfWalk) step(a uint64) bool {
+	hh, h := bits.Mul64(a, w.h1)
+	h, c := bits.Add64(h, w.h2, 0)
+	hh += c
+	kh, k := bits.Mul64(a, w.k1)
+	k, c = bits.Add64(k, w.k2, 0)
+	kh += c
+	if hh == 0 && h == 0 {
+		// 0/1, from the first quotient of a Rate below 1: not a rate.
+		w.h2, w.h1, w.k2, w.k1 = w.h1, h, w.k1, k
+		return false
+	}
+	var p params
+	var err error
+	switch {
+	case hh != 0 || h > 1<<53:
+		err = errTooLarge(w.l)
+	case kh != 0 || k > math.MaxInt64:
+		err = errTooSmall(w.l)
+	default:
+		p, err = w.l.fromInts(int64(h), int64(k))
+	}
+	if err != nil {
+		if !w.found {
+			w.err = err
+		}
+		return true
+	}
+	w.best, w.found = p, true
+	// h <= 2^53 is exact as a float64; IEEE division rounds h/k correctly.
+	if float64(h)/float64(k) == w.l.Rate {
+		return true
+	}
+	w.h2, w.h1, w.k2, w.k1 = w.h1, h, w.k1, k
+	return false
+}
+
+func (w *cfWalk) result() (params, error) {
+	if !w.found {
+		return params{}, w.err
+	}
+	return w.best, nil
+}
+
+// fromInts builds params for exactly hv tokens per kv·Per, for 0 < hv <= 2^53 and kv > 0.
 func (l Limit) fromInts(hv, kv int64) (params, error) {
 	per := int64(l.Per)
 	// gcd(h, k) = 1 for convergents, so gcd(h, k·Per) = gcd(h, Per).
@@ -174,6 +237,10 @@ func (l Limit) fromInts(hv, kv int64) (params, error) {
 		p.norm = Limit{Rate: float64(p.a), Per: time.Duration(p.b), Burst: l.Burst}
 	}
 	return p, nil
+}
+
+func errTooLarge(l Limit) error {
+	return fmt.Errorf("tokenbucket: Rate must be <= 2^53 tokens per Per, got %v per %v", l.Rate, l.Per)
 }
 
 func errTooSmall(l Limit) error {

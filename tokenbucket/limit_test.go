@@ -28,6 +28,8 @@ func TestLimitValidateErrors(t *testing.T) {
 		{tokenbucket.Limit{Rate: 1, Per: time.Second, Burst: -5}, "tokenbucket: Burst must be >= 1, got -5"},
 		{tokenbucket.Limit{Rate: 1e-10, Per: time.Second, Burst: 1},
 			"tokenbucket: Rate must be at least about one token per 146 years, got 1e-10 per 1s"},
+		{tokenbucket.Limit{Rate: 0.001, Per: year, Burst: 1},
+			"tokenbucket: Rate must be at least about one token per 146 years, got 0.001 per 8760h0m0s"},
 		{tokenbucket.Limit{Rate: 1, Per: 290 * year, Burst: 1},
 			"tokenbucket: Rate must be at least about one token per 146 years, got 1 per 2540400h0m0s"},
 		{tokenbucket.Limit{Rate: 1e300, Per: time.Second, Burst: 1},

@@ -220,6 +220,44 @@ func TestBucketBackwardsTime(t *testing.T) {
 	})
 }
 
+// TestBucketAcrossEpochs replays random histories on limits whose exact rate has a large
+// numerator a, so that one epoch lasts only 2^62/a ns (4.6 s to 53 days), with jumps of a
+// large part of that every few steps: charges beyond an epoch's range move it, and every
+// decision still matches the model (AllowN, TakeUpTo, Delay, Tokens and SetLimit).
+func TestBucketAcrossEpochs(t *testing.T) {
+	forAll(t, "Bucket matches the model across epoch moves", *trials/20, func(seed uint64) string {
+		r := rand.New(rand.NewPCG(seed, 6))
+		cases := []struct {
+			l tokenbucket.Limit
+			a float64 // the exact rate's numerator, in credits per nanosecond
+		}{
+			{tokenbucket.Limit{Rate: 1_000_003, Per: 1e15}, 1_000_003}, // about 1 per second
+			{tokenbucket.Limit{Rate: 1e6, Per: 1}, 1e6},                // 10^6 per nanosecond
+			{tokenbucket.Limit{Rate: 999, Per: time.Second}, 999},
+			{tokenbucket.Limit{Rate: 7, Per: 3}, 7},
+		}
+		c := cases[r.IntN(len(cases))]
+		lim := c.l
+		lim.Burst = 1 + r.IntN(20)
+		b, err := tokenbucket.New(lim, base)
+		if err != nil {
+			return err.Error()
+		}
+		horizon := float64(1<<62) / c.a
+		ops := genOps(r, lim, 80, 1, false, r.IntN(4) == 0, false)
+		var shift int64
+		for i := range ops {
+			if i%8 == 7 {
+				shift += int64(horizon * (0.2 + 0.6*r.Float64()))
+			}
+			ops[i].off += shift
+		}
+		o := newOracle()
+		o.start("b", b.Limit(), 0)
+		return replayBucket(b, o, ops)
+	})
+}
+
 // TestExtremeParameters runs random histories against limits and times at the edges of the
 // representable range: nothing panics, invalid limits are errors, and valid ones still match
 // the exact model.
@@ -229,6 +267,7 @@ func TestExtremeParameters(t *testing.T) {
 	nearMin := time.Unix(-62135596800+1<<24, 0)        // about 194 days after the first
 	limits := []tokenbucket.Limit{
 		{Rate: 0.001, Per: 100 * 24 * time.Hour * 365, Burst: 1}, // 1 per 100,000 years: error
+		{Rate: 0.001, Per: year, Burst: 1},                       // 1 per 1000 years: error
 		{Rate: 1, Per: 290 * year, Burst: 1},                     // 1 per 290 years: error
 		{Rate: 1, Per: 140 * year, Burst: 1},                     // 1 per 140 years: fits
 		{Rate: 1e-10, Per: time.Millisecond, Burst: 3},           // tiny rate

@@ -150,22 +150,61 @@ func convert(d int64, old, new *params) int64 {
 	return new.cap - nc
 }
 
-// offsetOf returns now − epoch in nanoseconds, saturated (time.Time.Sub saturates).
-func offsetOf(now, epoch time.Time) int64 {
-	return int64(now.Sub(epoch))
+// origin is an epoch, with what offsets from it need precomputed.
+type origin struct {
+	t    time.Time
+	sec  int64 // t.Unix()
+	nsec int64 // t.Nanosecond()
+	// wall reports whether offsets from t may be computed from wall-clock seconds and
+	// nanoseconds: t has no monotonic clock reading (then time.Time.Sub always measures by
+	// the wall clock), and its Unix seconds are well inside int64.
+	wall bool
+}
+
+func originAt(t time.Time) origin {
+	s := t.Unix()
+	// Round(0) strips the monotonic reading, so t equals it iff t has none.
+	return origin{t: t, sec: s, nsec: int64(t.Nanosecond()), wall: t == t.Round(0) && s > -1<<62 && s < 1<<62}
+}
+
+// since returns now − o in nanoseconds, exactly as now.Sub(o.t) does (saturated). For
+// synthetic times (no monotonic reading, as in tests and simulations) it skips Sub's
+// overflow check, which costs more than the rest of an admit, when no overflow is possible.
+//
+// It is not small enough to inline; hot paths write out its first branch (a monotonic
+// origin: one call to Sub) and call wallSince otherwise.
+func (o *origin) since(now time.Time) int64 {
+	if !o.wall {
+		return int64(now.Sub(o.t))
+	}
+	return o.wallSince(now)
+}
+
+// wallSince is since for an origin with wall set.
+func (o *origin) wallSince(now time.Time) int64 {
+	// With |o.sec| < 2^62 the difference cannot wrap into this range, and
+	// |ds| <= 9,223,372,035 s keeps ds·1e9 ± 1e9 inside int64: Sub's answer, unsaturated.
+	if ds := now.Unix() - o.sec; ds >= -9_223_372_035 && ds <= 9_223_372_035 {
+		return ds*1e9 + int64(now.Nanosecond()) - o.nsec
+	}
+	return int64(now.Sub(o.t))
 }
 
 // frame is a single-owner time base: an epoch and a clock, the effective offset of the
 // latest grant. Times before the clock read as the clock, so a clock that goes backwards is
-// treated as no time passing. Dense and the locked path of Bucket use one.
+// treated as no time passing. Dense uses one.
 type frame struct {
-	epoch time.Time
+	epoch origin
 	clock int64 // absent until the first grant
 }
 
 // at returns now's offset from the epoch and its effective offset (never before the clock).
 func (f *frame) at(now time.Time) (off, t int64) {
-	off = offsetOf(now, f.epoch)
+	if !f.epoch.wall {
+		off = int64(now.Sub(f.epoch.t))
+	} else {
+		off = f.epoch.wallSince(now)
+	}
 	return off, max(off, f.clock)
 }
 
@@ -176,11 +215,11 @@ func (f *frame) moveTo(now time.Time, t int64) {
 	f.epoch, f.clock = movedEpoch(f.epoch, now, t), movedClock(f.clock, t)
 }
 
-func movedEpoch(epoch, now time.Time, t int64) time.Time {
+func movedEpoch(epoch origin, now time.Time, t int64) origin {
 	if t == math.MaxInt64 || t == math.MinInt64 {
-		return now
+		return originAt(now)
 	}
-	return epoch.Add(time.Duration(t))
+	return originAt(epoch.t.Add(time.Duration(t)))
 }
 
 // movedClock returns the clock after the epoch moves to offset t. A clock more than
