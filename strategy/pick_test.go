@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 
@@ -161,6 +162,46 @@ func TestBestIsFirstMinimum(t *testing.T) {
 			start := twin.IntN(len(p.loads))
 			if want := cyclicFirst(len(p.loads), start, func(i int) bool { return p.loads[i] == m }); got != want {
 				return fmt.Sprintf("step %d: Pick(%v) = %d, want the first minimum from %d: %d", step, p.loads, got, start, want)
+			}
+		}
+		return ""
+	})
+}
+
+// readPool is a Pool (not a SlicePool) that records which queues a strategy reads.
+type readPool struct {
+	loads []int
+	reads []int
+}
+
+func (p *readPool) Len() int           { return len(p.loads) }
+func (p *readPool) QueueLen(i int) int { p.reads = append(p.reads, i); return p.loads[i] }
+func (p *readPool) Idle(i int) bool    { return p.loads[i] == 0 }
+
+// TestBestStopsAtEmptyQueue pins Best's early exit: it reads the queues once each, in
+// cyclic order from its random start, and stops right after the first empty one; with no
+// empty queue it reads every worker exactly once (wpool looks at its start twice).
+func TestBestStopsAtEmptyQueue(t *testing.T) {
+	forAll(t, "Best reads each queue once from its start and stops at the first empty one", *trials, func(r *rand.Rand) string {
+		a, twin := seededRand(r)
+		b := must(strategy.NewBest(a))
+		for step := range 20 {
+			p := &readPool{loads: genPool(r, []int{1, 3, 16, 40}[r.IntN(4)]).loads}
+			n := len(p.loads)
+			if _, err := b.Pick(p, 0); err != nil {
+				return fmt.Sprintf("step %d: %v", step, err)
+			}
+			start := twin.IntN(n)
+			var want []int
+			for k := range n {
+				i := (start + k) % n
+				want = append(want, i)
+				if p.loads[i] == 0 {
+					break
+				}
+			}
+			if !slices.Equal(p.reads, want) {
+				return fmt.Sprintf("step %d: Pick(%v) from %d read %v, want %v", step, p.loads, start, p.reads, want)
 			}
 		}
 		return ""

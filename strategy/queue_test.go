@@ -171,6 +171,27 @@ func TestQueueWorkerDeath(t *testing.T) {
 	assert.False(t, ok)
 }
 
+// TestQueueZeroDeadline: a zero timeout (deadline == now) and the zero time.Time fail at
+// once with ErrTimeout, as wpool's timeout 0 does, even with a worker idle: no worker is
+// granted, no ticket is issued, nothing waits.
+func TestQueueZeroDeadline(t *testing.T) {
+	q := must(strategy.NewQueue(2, strategy.FIFO))
+	now := at(time.Minute)
+	for _, deadline := range []time.Time{now, {}, now.Add(-time.Nanosecond)} {
+		g, ok, err := q.Request(now, deadline)
+		checkInvariants(t, q)
+		require.ErrorIs(t, err, strategy.ErrTimeout, "deadline %v", deadline)
+		assert.False(t, ok)
+		assert.Equal(t, strategy.Grant{Worker: -1, Deadline: deadline}, g)
+		assert.Equal(t, 2, q.IdleWorkers())
+		assert.Zero(t, q.Pending())
+	}
+	g, ok, err := q.Request(now, now.Add(time.Nanosecond))
+	require.NoError(t, err)
+	assert.True(t, ok)
+	assert.Equal(t, strategy.Grant{Ticket: 1, Worker: 0, Deadline: now.Add(time.Nanosecond)}, g, "the failed requests took no ticket")
+}
+
 // TestQueueZeroWorkers: a queue may start empty; requests wait for the first worker.
 func TestQueueZeroWorkers(t *testing.T) {
 	q := must(strategy.NewQueue(0, strategy.LIFO))
