@@ -160,7 +160,7 @@ func PositionalUnfairness[T any, K comparable](order []T, key func(T) K, weight 
 		// such c and the largest count overall only grow, so each moves O(len(order)) times.
 		hist := make([]int, len(order)+1)
 		hist[0] = len(keys)
-		low, top := 0, 0
+		low, top, worstLow := 0, 0, 0
 		for t, g := range gid {
 			hist[got[g]]--
 			got[g]++
@@ -172,12 +172,22 @@ func PositionalUnfairness[T any, K comparable](order []T, key func(T) K, weight 
 			}
 			top = max(top, got[g])
 			if hist[low] > 0 && float64(top-low) > u.Lag {
-				u.Lag, u.At, u.Ahead = float64(top-low), t+1, keys[g]
-				for a := range keys {
-					if got[a] == low && got[a] < total[a] {
-						u.Behind = keys[a]
-						break
-					}
+				u.Lag, u.At, u.Ahead, worstLow = float64(top-low), t+1, keys[g], low
+			}
+		}
+		if u.Lag > 0 {
+			// Behind is the first key, in first-appearance order, with worstLow items in the
+			// worst prefix and items left. It is found once, by replaying that prefix: searching
+			// the keys at every new worst cost O(len(order)·keys) when a late key waits behind
+			// a long run.
+			clear(got)
+			for _, g := range gid[:u.At] {
+				got[g]++
+			}
+			for a := range keys {
+				if got[a] == worstLow && got[a] < total[a] {
+					u.Behind = keys[a]
+					break
 				}
 			}
 		}

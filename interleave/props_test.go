@@ -322,6 +322,20 @@ func TestPositionalUnfairnessMatchesBruteForce(t *testing.T) {
 		if math.Abs(u.Lag-best) > 1e-9 || u.At != at {
 			return fmt.Sprintf("keys %v: %+v, brute force %v at %d", keys, u, best, at)
 		}
+		// The reported pair realises the worst lag at that prefix: Ahead has just been served,
+		// Behind still has items.
+		if best > 0 {
+			clear(got)
+			for _, k := range keys[:at] {
+				got[k]++
+			}
+			a, b := u.Behind, u.Ahead
+			wa, wb := float64(wt(a)), float64(wt(b))
+			lag := 2 * (float64(got[b])*wa - float64(got[a])*wb) / (wa + wb)
+			if b != keys[at-1] || got[a] == total[a] || math.Abs(lag-best) > 1e-9 {
+				return fmt.Sprintf("keys %v: %+v, but that pair's lag at %d is %v", keys, u, at, lag)
+			}
+		}
 		return ""
 	})
 }
