@@ -231,7 +231,7 @@ func (b Budget) FairShare(n int) int {
 // Pass-1 admissions are recorded before pass 2 runs, so state a caller's gates keep (throttle
 // tokens) is consumed before the second pass asks again.
 //
-// Tick returns an error, having admitted nothing, if b is invalid or a key appears twice in
+// Tick returns an error, having changed nothing, if b is invalid or a key appears twice in
 // keys; it returns an error and stops if admit returns a count outside [0, budget], having
 // recorded the admissions before it. It costs O(N log N) plus the admit calls, and does not
 // allocate once its buffers have grown to N.
@@ -242,18 +242,27 @@ func (d *Decayed[K]) Tick(now time.Time, keys []K, b Budget, admit func(key K, b
 	if admit == nil {
 		return 0, fmt.Errorf("interleave: admit must not be nil")
 	}
-	t := d.advance(now)
+	// The clock moves only once keys are known to be valid: a rejected tick changes nothing.
+	t := d.at(now)
 	d.stamp++
 	d.ranked = d.ranked[:0]
+	d.pass1 = d.pass1[:0] // the keys this tick adds to the map, to remove if it is rejected
 	for i, k := range keys {
 		e, ok := d.m[k]
 		if ok && e.stamp == d.stamp {
+			for _, j := range d.pass1 {
+				delete(d.m, keys[j])
+			}
 			return 0, fmt.Errorf("interleave: key %v appears twice in keys", k)
+		}
+		if !ok {
+			d.pass1 = append(d.pass1, i)
 		}
 		e.stamp = d.stamp
 		d.m[k] = e
 		d.ranked = append(d.ranked, rankedKey{d.value(e, t), i})
 	}
+	d.advance(now) // the same instant as t
 	d.sortRanked()
 
 	fair := b.FairShare(len(keys))

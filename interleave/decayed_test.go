@@ -341,6 +341,19 @@ func TestDecayedErrors(t *testing.T) {
 	assert.EqualError(t, err, "interleave: key a appears twice in keys")
 	assert.Zero(t, d.Value(at(0), "a"))
 
+	// A rejected tick changes nothing: it neither moves the clock nor adds keys.
+	dup, err := interleave.NewDecayed[string](time.Second)
+	require.NoError(t, err)
+	require.NoError(t, dup.Admit(at(0), "a", 8))
+	_, err = dup.Tick(at(time.Second), []string{"b", "a", "c", "b"}, interleave.Budget{PerKey: 1}, admitAll)
+	assert.EqualError(t, err, "interleave: key b appears twice in keys")
+	assert.Equal(t, 1, dup.Len(), "no state for the keys of a rejected tick")
+	assert.Equal(t, 8.0, dup.Value(at(0), "a"), "the clock has not moved to t+1s")
+	_, err = dup.Tick(at(time.Second), []string{"b", "a", "c"}, interleave.Budget{PerKey: 1}, admitAll)
+	require.NoError(t, err)
+	assert.Equal(t, 3, dup.Len())
+	assert.Equal(t, 5.0, dup.Value(at(0), "a"), "8 halved, plus the tick's 1")
+
 	// admit overrunning its budget stops the tick; what was admitted before stays recorded.
 	n, err := d.Tick(at(0), []string{"a", "b"}, interleave.Budget{PerKey: 2}, func(k string, b int) int {
 		if k == "b" {
