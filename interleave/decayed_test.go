@@ -70,6 +70,9 @@ func TestDecayedMatchesHistory(t *testing.T) {
 					return err.Error()
 				}
 				ref.admit(int64(off), k, n)
+				if msg := checkInvariants(outcome{op: "state", state: d}); msg != "" {
+					return fmt.Sprintf("step %d: %s", step, msg)
+				}
 			} else {
 				keys := r.Perm(nk)[:1+r.IntN(nk)]
 				b := interleave.Budget{TickCap: 1 + r.IntN(30)}
@@ -92,7 +95,7 @@ func TestDecayedMatchesHistory(t *testing.T) {
 				for _, c := range rec.calls {
 					ref.admit(int64(off), c.key, c.n)
 				}
-				if msg := checkInvariants(outcome{op: "tick", tick: rec}); msg != "" {
+				if msg := checkInvariants(outcome{op: "tick", tick: rec, state: d}); msg != "" {
 					return fmt.Sprintf("step %d: %s", step, msg)
 				}
 			}
@@ -149,7 +152,7 @@ func TestQuietKeyNotStarved(t *testing.T) {
 			if err != nil {
 				return err.Error()
 			}
-			if msg := checkInvariants(outcome{op: "tick", tick: rec}); msg != "" {
+			if msg := checkInvariants(outcome{op: "tick", tick: rec, state: d}); msg != "" {
 				return fmt.Sprintf("tick %d: %s", tick, msg)
 			}
 			if had > 0 && backlog == had {
@@ -348,6 +351,7 @@ func TestDecayedErrors(t *testing.T) {
 	_, err = dup.Tick(at(time.Second), []string{"b", "a", "c", "b"}, interleave.Budget{PerKey: 1}, admitAll)
 	assert.EqualError(t, err, "interleave: key b appears twice in keys")
 	assert.Equal(t, 1, dup.Len(), "no state for the keys of a rejected tick")
+	assert.Empty(t, checkInvariants(outcome{op: "state", state: dup}))
 	assert.Equal(t, 8.0, dup.Value(at(0), "a"), "the clock has not moved to t+1s")
 	_, err = dup.Tick(at(time.Second), []string{"b", "a", "c"}, interleave.Budget{PerKey: 1}, admitAll)
 	require.NoError(t, err)

@@ -162,6 +162,9 @@ func FuzzDecayed(f *testing.F) {
 				if err := d.Admit(now, int(op%5), int(op%4)); err != nil {
 					t.Fatal(err)
 				}
+				if msg := checkInvariants(outcome{op: "state", state: d}); msg != "" {
+					t.Fatalf("op %d: %s", i, msg)
+				}
 				continue
 			}
 			keys := []int{0, 1, 2, 3, 4}[:1+int(op)%5]
@@ -170,9 +173,12 @@ func FuzzDecayed(f *testing.F) {
 				if b.Validate() == nil || !strings.HasPrefix(err.Error(), "interleave: ") {
 					t.Fatalf("op %d: Tick error %v with budget %+v", i, err, b)
 				}
+				if msg := checkInvariants(outcome{op: "state", state: d}); msg != "" {
+					t.Fatalf("op %d: %s", i, msg)
+				}
 				continue
 			}
-			if msg := checkInvariants(outcome{op: "tick", tick: rec}); msg != "" {
+			if msg := checkInvariants(outcome{op: "tick", tick: rec, state: d}); msg != "" {
 				t.Fatalf("op %d: %s", i, msg)
 			}
 			for k := range 5 {

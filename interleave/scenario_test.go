@@ -179,6 +179,10 @@ type outcome struct {
 	stats interleave.BatchStats
 
 	tick *tickRecord
+
+	// state, if set, is the object the call changed; its internal invariants are checked
+	// too. Op "state" checks only them (after a Decayed.Admit, say).
+	state interface{ CheckInvariants() error }
 }
 
 // tickRecord is one Decayed.Tick as the admit callback saw it.
@@ -197,7 +201,14 @@ type admitCall struct{ key, budget, n int }
 // definitions, and describes the first violation ("" if none). It is called after every
 // step of every table test and property.
 func checkInvariants(o outcome) string {
+	if o.state != nil {
+		if err := o.state.CheckInvariants(); err != nil {
+			return "internal invariant: " + err.Error()
+		}
+	}
 	switch o.op {
+	case "state":
+		return ""
 	case "bykey", "weighted":
 		if msg := checkPermutationFIFO(o.keys, o.out); msg != "" {
 			return msg
