@@ -9,9 +9,16 @@ import (
 	"github.com/dispatchlab/dispatchlab/tokenbucket"
 )
 
-// ErlangC returns the probability that an arrival waits in M/M/c with offered load a = λ/μ
-// (a < c).
+// ErlangC returns the probability that an arrival waits in M/M/c with offered load a = λ/μ:
+// 1 when a >= c (the queue is unstable and every arrival waits), NaN when c < 1 or a is not
+// finite and >= 0.
 func ErlangC(c int, a float64) float64 {
+	switch {
+	case c < 1 || !(a >= 0) || math.IsInf(a, 0):
+		return math.NaN()
+	case a >= float64(c):
+		return 1
+	}
 	sum, term := 0.0, 1.0
 	for k := 0; k < c; k++ {
 		if k > 0 {
@@ -23,8 +30,12 @@ func ErlangC(c int, a float64) float64 {
 	return top / (sum + top)
 }
 
-// ErlangB returns the blocking probability of M/M/c/c with offered load a.
+// ErlangB returns the blocking probability of M/M/c/c with offered load a, by the recursion
+// B(0) = 1, B(k) = aB(k−1)/(k + aB(k−1)); NaN when c < 0 or a is not finite and >= 0.
 func ErlangB(c int, a float64) float64 {
+	if c < 0 || !(a >= 0) || math.IsInf(a, 0) {
+		return math.NaN()
+	}
 	b := 1.0
 	for k := 1; k <= c; k++ {
 		b = a * b / (float64(k) + a*b)
@@ -32,15 +43,27 @@ func ErlangB(c int, a float64) float64 {
 	return b
 }
 
-// MM1K returns the blocking probability and the mean time in system of M/M/1/K.
+// MM1K returns the blocking probability and the mean time in system of M/M/1/K (at most k
+// jobs in the system, the one in service included): with ρ = λ/μ the number in system n has
+// P(n) = (1−ρ)ρⁿ/(1−ρ^{K+1}), or 1/(K+1) for every n when ρ = 1; the blocking probability is
+// P(K) and, by Little's law, W = L/(λ(1 − P(K))). Both are NaN when an argument is out of
+// range (a rate that is not finite and > 0, k < 1).
 func MM1K(lambda, mu float64, k int) (block, w float64) {
-	rho := lambda / mu
-	norm := 1 - math.Pow(rho, float64(k+1))
-	block = (1 - rho) * math.Pow(rho, float64(k)) / norm
-	var l float64
-	for n := 0; n <= k; n++ {
-		l += float64(n) * (1 - rho) * math.Pow(rho, float64(n)) / norm
+	if !positive(lambda) || !positive(mu) || k < 1 {
+		return math.NaN(), math.NaN()
 	}
+	rho := lambda / mu
+	p := func(n int) float64 { // P(n jobs in the system)
+		if rho == 1 {
+			return 1 / float64(k+1)
+		}
+		return (1 - rho) * math.Pow(rho, float64(n)) / (1 - math.Pow(rho, float64(k+1)))
+	}
+	var l float64
+	for n := 1; n <= k; n++ {
+		l += float64(n) * p(n)
+	}
+	block = p(k)
 	return block, l / (lambda * (1 - block))
 }
 

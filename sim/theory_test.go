@@ -54,13 +54,38 @@ func TestQueueingFormulas(t *testing.T) {
 		{"M/D/1 P(no wait)", MD1WaitCDF(0.8, 1, 0), 0.2},
 		{"M/D/1 P(W <= t) for t < d", MD1WaitCDF(0.8, 1, 0.5), 0.2 * math.Exp(0.4)},
 		{"M/D/1 median below 1-rho is 0", MD1WaitQuantile(0.5, 1, 0.4), 0},
+		{"Erlang C: M/M/2 P(wait)", ErlangC(2, 1.6), 0.711111},
+		{"Erlang C: M/M/8 rho=0.9 P(wait)", ErlangC(8, 7.2), 0.701533},
+		{"Erlang C: no load", ErlangC(4, 0), 0},
+		{"Erlang C: a = c", ErlangC(4, 4), 1},
+		{"Erlang B c=8 a=7.2", ErlangB(8, 7.2), 0.190313},
+		{"Erlang B c=10 a=8", ErlangB(10, 8), 0.121661},
+		{"Erlang B c=4 a=3", ErlangB(4, 3), 0.206107},
+		{"Erlang B c=0", ErlangB(0, 3), 1},
+		{"M/M/1/10 lambda=0.9 P(block)", first(MM1K(0.9, 1, 10)), 0.050814},
+		{"M/M/1/10 lambda=0.9 W", second(MM1K(0.9, 1, 10)), 4.646601},
+		{"M/M/1/10 lambda=1 P(block)", first(MM1K(1, 1, 10)), 0.090909},
+		{"M/M/1/10 lambda=1 W", second(MM1K(1, 1, 10)), 5.5},
+		{"M/M/1/10 lambda=1.2 P(block)", first(MM1K(1.2, 1, 10)), 0.192586},
+		{"M/M/1/10 lambda=1.2 W", second(MM1K(1.2, 1, 10)), 6.926138},
 	} {
 		assert.InDelta(t, tc.want, tc.got, 5e-5*math.Max(1, tc.want), tc.name)
 	}
 }
 
+func first(a, _ float64) float64  { return a }
+func second(_, b float64) float64 { return b }
+
 func TestQueueingFormulasOutOfRange(t *testing.T) {
 	for name, v := range map[string]float64{
+		"ErlangC c 0":              ErlangC(0, 1),
+		"ErlangC a -1":             ErlangC(2, -1),
+		"ErlangC a NaN":            ErlangC(2, math.NaN()),
+		"ErlangB c -1":             ErlangB(-1, 1),
+		"ErlangB a Inf":            ErlangB(2, math.Inf(1)),
+		"MM1K k 0":                 first(MM1K(0.5, 1, 0)),
+		"MM1K lambda 0":            second(MM1K(0, 1, 10)),
+		"MM1K mu NaN":              first(MM1K(0.5, math.NaN(), 10)),
 		"MG1Wait lambda 0":         MG1Wait(0, 1, 1),
 		"MG1Wait scv -1":           MG1Wait(0.5, 1, -1),
 		"MG1Wait mean NaN":         MG1Wait(0.5, math.NaN(), 1),
