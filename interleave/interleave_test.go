@@ -423,12 +423,15 @@ func TestInterleaverNoAllocs(t *testing.T) {
 	var iv interleave.Interleaver[job, string]
 	dst := make([]job, 0, len(items))
 	idx := make([]int, 0, len(items))
-	w := func(string) int { return 3 }
+	w := func(string) int { return 3 }                             // equal weights: the round-robin path
+	uneven := func(k string) int { return 1 + int(k[len(k)-1]%4) } // the heap path
 	bc := interleave.BatchConfig[string]{Size: 500, Quantum: 5, Cap: func(string) int { return 7 }}
 	run := func() {
 		dst = iv.AppendByKey(dst[:0], items, tenantOf)
 		idx = iv.AppendByKeyIndex(idx[:0], items, tenantOf)
 		dst, _ = iv.AppendWeighted(dst[:0], items, tenantOf, w)
+		dst, _ = iv.AppendWeighted(dst[:0], items, tenantOf, uneven)
+		idx, _ = iv.AppendWeightedIndex(idx[:0], items, tenantOf, uneven)
 		dst, _, _ = iv.AppendBatch(dst[:0], items, tenantOf, bc)
 		idx, _, _ = iv.AppendBatchIndex(idx[:0], items, tenantOf, bc)
 	}

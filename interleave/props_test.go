@@ -59,7 +59,7 @@ func TestWeightedEqualWeightsIsByKey(t *testing.T) {
 		if want := interleave.ByKey(itemsOf(keys), keyOf); !slices.Equal(got, want) {
 			return fmt.Sprintf("keys %v, weight %d: Weighted = %v, ByKey %v", keys, w, seqs(got), seqs(want))
 		}
-		return ""
+		return checkInvariants(outcome{op: "bykey", keys: keys, out: seqs(got)})
 	})
 }
 
