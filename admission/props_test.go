@@ -2,6 +2,7 @@ package admission
 
 import (
 	"cmp"
+	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -43,6 +44,9 @@ type machine struct {
 	ids     []JobID             // every ID made, in order
 	held    map[JobID]Job[tctx] // pending or admitted, per the model
 	adm     map[JobID]bool      // admitted, per the model
+	started map[JobID]bool      // admitted and started, per the model
+	lease   map[JobID]time.Time // admitted: when its lease expires (admission or heartbeat + Lease)
+	seqOf   map[JobID]uint64    // stage order of held jobs (Reap's tie-break)
 	dedupe  map[string]JobID
 	limit   tokenbucket.Limit
 	caps    map[string]int
@@ -65,6 +69,7 @@ func newMachine(seed uint64) (*machine, error) {
 	m := &machine{
 		r: r, now: t0,
 		held: map[JobID]Job[tctx]{}, adm: map[JobID]bool{}, dedupe: map[string]JobID{},
+		started: map[JobID]bool{}, lease: map[JobID]time.Time{}, seqOf: map[JobID]uint64{},
 		limit:   tokenbucket.Limit{Rate: float64(1 + r.IntN(5)), Per: time.Duration(1+r.IntN(20)) * time.Second, Burst: 1 + r.IntN(4)},
 		caps:    map[string]int{"a": 1 + r.IntN(3), "b": 1 + r.IntN(3), "c": 1 + r.IntN(3)},
 		admits:  map[string][]time.Time{},
@@ -139,6 +144,7 @@ func (m *machine) newJob() Job[tctx] {
 // hold records a job the policy staged.
 func (m *machine) hold(j Job[tctx]) {
 	m.held[j.ID] = j
+	m.seqOf[j.ID] = m.staged
 	if j.DedupeKey != "" {
 		m.dedupe[j.DedupeKey] = j.ID
 	}
@@ -251,6 +257,7 @@ func (m *machine) step() error {
 				return fmt.Errorf("tick admitted %+v at %v", a, m.now)
 			}
 			m.adm[a.ID] = true
+			m.lease[a.ID] = a.LeaseExpires
 			m.admits[j.Context.Tenant] = append(m.admits[j.Context.Tenant], m.now)
 			perTenant[j.Context.Tenant]++
 		}
@@ -282,10 +289,30 @@ func (m *machine) step() error {
 			}
 		}
 		m.log = append(m.log, fmt.Sprintf("tick -> %d", len(out)))
-	case x < 68:
+	case x < 66: // start, sometimes a job already started (an error that changes nothing)
 		if id, ok := m.pick(func(id JobID) bool { return m.adm[id] }); ok {
 			err := m.p.Start(m.now, id)
+			if m.started[id] != errors.Is(err, ErrStarted) || (!m.started[id] && err != nil) {
+				return fmt.Errorf("Start(%s) = %v, model started %v", id, err, m.started[id])
+			}
+			m.started[id] = true
 			m.log = append(m.log, fmt.Sprintf("start %s -> %v", id, err))
+		}
+		if id, ok := m.pick(func(id JobID) bool { return !m.adm[id] }); ok {
+			if err := m.p.Start(m.now, id); !errors.Is(err, ErrNotAdmitted) {
+				return fmt.Errorf("Start(%s) of a pending job = %v, want ErrNotAdmitted", id, err)
+			}
+		}
+	case x < 69: // heartbeat: the lease runs from now
+		if id, ok := m.pick(func(id JobID) bool { return m.adm[id] }); ok {
+			if err := m.p.Heartbeat(m.now, id); err != nil {
+				return err
+			}
+			m.lease[id] = m.now.Add(m.p.cfg.Lease)
+			m.log = append(m.log, fmt.Sprintf("heartbeat %s", id))
+		}
+		if err := m.p.Heartbeat(m.now, "never"); !errors.Is(err, ErrUnknownJob) {
+			return fmt.Errorf("Heartbeat of an unknown job = %v, want ErrUnknownJob", err)
 		}
 	case x < 85:
 		if id, ok := m.pick(func(id JobID) bool { return m.adm[id] }); ok {
@@ -308,17 +335,33 @@ func (m *machine) step() error {
 				return err
 			}
 			delete(m.adm, id)
+			delete(m.started, id)
+			delete(m.lease, id)
 			m.reverted++
 			m.log = append(m.log, fmt.Sprintf("revert %s", id))
 		}
-	case x < 93:
-		for _, id := range m.p.Reap(m.now) {
-			if !m.adm[id] {
-				return fmt.Errorf("reaped %s, which is not admitted", id)
+	case x < 93: // reap: exactly the admitted jobs whose lease ended before now, by expiry
+		var want []JobID
+		for id, exp := range m.lease {
+			if exp.Before(m.now) {
+				want = append(want, id)
 			}
+		}
+		slices.SortFunc(want, func(a, b JobID) int {
+			if c := m.lease[a].Compare(m.lease[b]); c != 0 {
+				return c
+			}
+			return cmp.Compare(m.seqOf[a], m.seqOf[b])
+		})
+		got := m.p.Reap(m.now)
+		if !slices.Equal(got, want) {
+			return fmt.Errorf("Reap(t+%v) = %v, want %v", m.now.Sub(t0), got, want)
+		}
+		for _, id := range got {
 			m.forget(id)
 			m.completed++
 		}
+		m.log = append(m.log, fmt.Sprintf("reap -> %v", got))
 	case x < 97:
 		t := m.tenants[r.IntN(3)]
 		if r.IntN(2) == 0 {
@@ -356,9 +399,9 @@ func (m *machine) checkStats() error {
 		return fmt.Errorf("stats count %d staged, %d+%d completed, %d reverted; model %d, %d, %d",
 			s.Staged, s.Completed, s.Expired, s.Reverted, m.staged, m.completed, m.reverted)
 	}
-	if s.Admitted != len(m.adm) || s.Pending+s.Delayed+s.Parked != len(m.held)-len(m.adm) {
-		return fmt.Errorf("stats: %d admitted, %d+%d+%d waiting; model %d admitted of %d held",
-			s.Admitted, s.Pending, s.Delayed, s.Parked, len(m.adm), len(m.held))
+	if s.Admitted != len(m.adm) || s.Started != len(m.started) || s.Pending+s.Delayed+s.Parked != len(m.held)-len(m.adm) {
+		return fmt.Errorf("stats: %d admitted (%d started), %d+%d+%d waiting; model %d admitted (%d started) of %d held",
+			s.Admitted, s.Started, s.Pending, s.Delayed, s.Parked, len(m.adm), len(m.started), len(m.held))
 	}
 	var sum [5]int
 	var completed uint64
@@ -470,6 +513,9 @@ func (m *machine) forget(id JobID) {
 	j := m.held[id]
 	delete(m.held, id)
 	delete(m.adm, id)
+	delete(m.started, id)
+	delete(m.lease, id)
+	delete(m.seqOf, id)
 	if j.DedupeKey != "" {
 		delete(m.dedupe, j.DedupeKey)
 	}
@@ -491,8 +537,13 @@ func (m *machine) windowBound(tenant string) error {
 	return nil
 }
 
+// TestPolicyStateMachine runs random histories of Stage, StageMany, Tick, Start, Heartbeat,
+// Complete, Revert, Reap, Pause/Resume and Drain/Undrain with advancing time, and checks
+// after every step the invariants (conservation, counters, caps), the model (dedupe, what a
+// tick may admit, Start's errors, Reap returning exactly the expired leases in order), the
+// throttle's window bound and the stats.
 func TestPolicyStateMachine(t *testing.T) {
-	forAll(t, "conservation, caps, dedupe and throttle bounds hold after every step", *trials, func(seed uint64) string {
+	forAll(t, "conservation, caps, dedupe, leases and throttle bounds hold after every step", *trials, func(seed uint64) string {
 		m, err := newMachine(seed)
 		if err != nil {
 			return err.Error()
