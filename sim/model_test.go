@@ -512,3 +512,41 @@ func TestWindowJain(t *testing.T) {
 		}
 	}
 }
+
+// A central LIFO queue serves the newest job first. With exponential service drawn in start
+// order, LIFO and FIFO have the same number of jobs waiting at every instant (only who waits
+// changes), so their time-average queues are equal and, by Little's law, so are their mean
+// waits; LIFO's wait distribution has the longer tail.
+func TestLIFO(t *testing.T) {
+	sc := &Scenario{
+		Name: "lifo", Duration: 20000 * time.Second, Warmup: 2000 * time.Second,
+		Tenants: []Tenant{{Name: "t", Arrivals: Poisson(1.6), Service: Exp(time.Second)}},
+		Workers: Workers{Count: 2},
+	}
+	fifo, err := Run(sc, 1, 0)
+	require.NoError(t, err)
+	sc.Workers.Queue = "lifo"
+	lifo, err := Run(sc, 1, 0)
+	require.NoError(t, err)
+	assert.Equal(t, fifo.MeanWaiting, lifo.MeanWaiting, "the same jobs wait at every instant")
+	assert.Equal(t, fifo.Overall.Completed, lifo.Overall.Completed)
+	assert.InEpsilon(t, fifo.Overall.Queue.Mean.Seconds(), lifo.Overall.Queue.Mean.Seconds(), 0.02, "equal mean waits")
+	// FIFO's waits are M/M/2's: p99 = ln(C/0.01)/(cμ−λ); LIFO's tail is much longer.
+	assert.InEpsilon(t, math.Log(ErlangC(2, 1.6)/0.01)/(2-1.6), fifo.Overall.Queue.P99.Seconds(), 0.08)
+	assert.Greater(t, lifo.Overall.Queue.P99, 2*fifo.Overall.Queue.P99)
+	assert.Greater(t, lifo.Overall.Queue.Max, 3*fifo.Overall.Queue.Max)
+	// LIFO serves the newest: with two jobs queued behind busy workers, the later one starts first.
+	trace := &Scenario{
+		Name: "lifo-order", Duration: 10 * time.Second,
+		Tenants: []Tenant{
+			{Name: "busy", Arrivals: Arrivals{Kind: "trace", Times: []time.Duration{0}}, Service: Det(3 * time.Second)},
+			{Name: "older", Arrivals: Arrivals{Kind: "trace", Times: []time.Duration{time.Second}}, Service: Det(time.Second)},
+			{Name: "newer", Arrivals: Arrivals{Kind: "trace", Times: []time.Duration{2 * time.Second}}, Service: Det(time.Second)},
+		},
+		Workers: Workers{Count: 1, Queue: "lifo"},
+	}
+	r, err := Run(trace, 1, 0)
+	require.NoError(t, err)
+	assert.Equal(t, 3*time.Second, r.Tenants[1].Queue.Mean, "older (arrived at 1s): starts at 4s, after newer")
+	assert.Equal(t, time.Second, r.Tenants[2].Queue.Mean, "newer (arrived at 2s): starts at 3s")
+}
