@@ -111,11 +111,13 @@ func TestDRRCounts(t *testing.T) {
 	d, _ := wdrr.NewDRR[int, int](10)
 	for i := range 5 {
 		require.NoError(t, d.Push(i%2, i, 1))
+		require.Empty(t, checkInvariants(d))
 	}
 	assert.Equal(t, []int{5, 2, 3, 2, 0}, []int{d.Len(), d.Active(), d.KeyLen(0), d.KeyLen(1), d.KeyLen(7)})
 	for range 5 {
 		_, _, ok := d.Pop()
 		require.True(t, ok)
+		require.Empty(t, checkInvariants(d))
 	}
 	_, _, ok := d.Pop()
 	assert.False(t, ok)

@@ -219,7 +219,7 @@ func TestSWRRCurrentBounded(t *testing.T) {
 // TestSWRRDeterministic: the same history on two fresh SWRRs gives the same picks.
 func TestSWRRDeterministic(t *testing.T) {
 	forAll(t, "same inputs, same outputs", *trials/4, func(seed uint64) string {
-		run := func() string {
+		run := func() (string, string) {
 			r := rand.New(rand.NewPCG(seed, 6))
 			rule := rules[r.IntN(len(rules))]
 			ws := genWeights(r, 1+r.IntN(20))
@@ -230,16 +230,23 @@ func TestSWRRDeterministic(t *testing.T) {
 			s, _ := wdrr.NewSWRRWith(wdrr.SWRRConfig{Rule: rule}, members...)
 			var out []byte
 			var calls []int
-			for range 200 {
+			for step := range 200 {
 				if r.IntN(10) == 0 {
 					_ = s.Fail(wdrr.ID(r.IntN(len(ws))))
 				}
 				v, err := s.Next(predicate(r, &calls))
 				out = fmt.Appendf(out, "%d %v,", v, err)
+				if msg := checkInvariants(s); msg != "" {
+					return "", fmt.Sprintf("after step %d: %s", step, msg)
+				}
 			}
-			return string(out)
+			return string(out), ""
 		}
-		if a, b := run(), run(); a != b {
+		a, msg := run()
+		if msg != "" {
+			return msg
+		}
+		if b, _ := run(); a != b {
 			return "two runs differ"
 		}
 		return ""
@@ -321,7 +328,7 @@ func TestDRRFairness(t *testing.T) {
 // the map iteration order (keys are strings here).
 func TestDRRDeterministic(t *testing.T) {
 	forAll(t, "same inputs, same outputs", *trials/4, func(seed uint64) string {
-		run := func() string {
+		run := func() (string, string) {
 			r := rand.New(rand.NewPCG(seed, 9))
 			quantum, _, ops := genDRR(r, 200, true)
 			d, _ := wdrr.NewDRR[string, int](quantum)
@@ -337,10 +344,17 @@ func TestDRRDeterministic(t *testing.T) {
 					k, v, ok := d.Pop()
 					out = fmt.Appendf(out, "%s %d %v,", k, v, ok)
 				}
+				if msg := checkInvariants(d); msg != "" {
+					return "", fmt.Sprintf("after step %d (%v): %s", i, o, msg)
+				}
 			}
-			return string(out)
+			return string(out), ""
 		}
-		if a, b := run(), run(); a != b {
+		a, msg := run()
+		if msg != "" {
+			return msg
+		}
+		if b, _ := run(); a != b {
 			return "two runs differ"
 		}
 		return ""
