@@ -334,6 +334,9 @@ func (m *machine) step() error {
 			if err := m.p.Revert(m.now, id); err != nil {
 				return err
 			}
+			if err := m.p.Revert(m.now, id); !errors.Is(err, ErrNotAdmitted) {
+				return fmt.Errorf("reverting %s twice = %v, want ErrNotAdmitted", id, err)
+			}
 			delete(m.adm, id)
 			delete(m.started, id)
 			delete(m.lease, id)
