@@ -122,7 +122,8 @@ func genTimes(r *rand.Rand, l tokenbucket.Limit, n int, monotone bool) []int64 {
 }
 
 // genOps returns a random operation sequence. keys > 1 spreads the ops over partitions;
-// setLimit allows SetLimit ops (Bucket) or limit changes (Keyed).
+// setLimit allows SetLimit ops (Bucket) or limit changes (Keyed); prune allows Prune ops
+// (Keyed). With both, they share the last 7% of ops, so that a history can have both.
 func genOps(r *rand.Rand, l tokenbucket.Limit, n, keys int, monotone, setLimit, prune bool) []op {
 	offs := genTimes(r, l, n, monotone)
 	ops := make([]op, n)
@@ -140,7 +141,7 @@ func genOps(r *rand.Rand, l tokenbucket.Limit, n, keys int, monotone, setLimit, 
 			o.kind, o.n = opDelay, r.IntN(l.Burst+2)
 		case x < 93:
 			o.kind = opTokens
-		case setLimit:
+		case setLimit && (!prune || x < 97):
 			o.kind, o.lim = opSetLimit, genLimit(r)
 		case prune:
 			o.kind, o.n = opPrune, r.IntN(4)
