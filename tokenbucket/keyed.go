@@ -29,7 +29,7 @@ type KeyedConfig struct {
 // stored only once they have been charged: a key that is never charged costs nothing.
 //
 // A Keyed has one clock, like a [Bucket]: a time earlier than the latest grant to any
-// partition (or the latest Prune) is treated as that time. With non-decreasing times, as a
+// partition (or the latest Prune that removed one) is treated as that time. With non-decreasing times, as a
 // dispatcher's clock gives, partitions are fully independent.
 //
 // The limit function is called on every call, outside any lock, and is the source of truth:
@@ -243,7 +243,9 @@ func (k *Keyed[K]) Delay(now time.Time, key K, n int) (time.Duration, bool, erro
 // Prune removes partitions whose buckets are full at now, and returns how many it removed.
 // A full bucket is indistinguishable from one never used, so this is lossless: with
 // non-decreasing times, decisions are identical with or without Prune at any points.
-// Prune counts as a use of the clock at now (later calls with earlier times read as now).
+// A Prune that removes a partition counts as a use of the clock at now (later calls with
+// earlier times read as now), so that a removed partition, full at now, cannot be seen as
+// fresh at an earlier time; a Prune that removes nothing changes nothing.
 //
 // Prune is incremental and resumes where the last call stopped: it examines whole shards,
 // in turn, until it has examined at least maxScan partitions or every shard once; maxScan
@@ -265,15 +267,14 @@ func (k *Keyed[K]) Prune(now time.Time, maxScan int) int {
 			return 0
 		}
 		t := max(ep.since(now), k.clock.Load())
-		k.advance(t)
-		live := s.groups[:0]
+		live, before := s.groups[:0], removed
 		for _, g := range s.groups {
 			examined += g.tats.Len()
-			before := g.tats.Len()
+			n := g.tats.Len()
 			g.tats.sweep(func(_ K, tat int64) (int64, bool) {
 				return tat, deficit(tat, t, &g.p) > 0
 			})
-			removed += before - g.tats.Len()
+			removed += n - g.tats.Len()
 			if g.tats.Len() == 0 && len(s.groups) > keepGroups {
 				s.forget(g)
 				continue
@@ -282,6 +283,9 @@ func (k *Keyed[K]) Prune(now time.Time, maxScan int) int {
 		}
 		clear(s.groups[len(live):])
 		s.groups = live
+		if removed > before {
+			k.advance(t) // before unlocking: no call can see a removed partition before t
+		}
 		s.mu.Unlock()
 	}
 	k.parts.Add(int64(-removed))

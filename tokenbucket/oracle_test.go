@@ -204,7 +204,8 @@ func (o *oracle) setLimit(key string, old, lim tokenbucket.Limit, off int64) {
 	o.touch(t)
 }
 
-// prune is Keyed.Prune: the clock moves to now; full partitions are the same as fresh ones.
+// prune is a Keyed.Prune that removed partitions: the clock moves to now; full partitions
+// are the same as fresh ones.
 func (o *oracle) prune(off int64) { o.touch(o.eff(off)) }
 
 // closeTo reports whether a reported Tokens value matches the exact balance.
