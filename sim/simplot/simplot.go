@@ -165,12 +165,13 @@ func FairnessPlot(r *sim.Result) (*plot.Plot, error) {
 	return p, nil
 }
 
-// LimitsPlot draws, per series tenant, the adaptive limit (solid) and the jobs in flight
-// under the concurrency gate (dashed), when the scenario has those gates.
+// LimitsPlot draws, per series tenant, the adaptive limit (solid), the jobs in flight under
+// the concurrency gate (dashed) and the throttle's tokens (dotted), each sampled at the end
+// of every window, for the gates the scenario has.
 func LimitsPlot(r *sim.Result) (*plot.Plot, error) {
-	p := newPlot(r.Scenario+": limiter trajectories", "time (s)", "jobs")
+	p := newPlot(r.Scenario+": limiter trajectories", "time (s)", "jobs (limit, in flight) or tokens")
 	for i, name := range seriesNames(r) {
-		var lim, in plotter.XYs
+		var lim, in, tok plotter.XYs
 		for _, w := range r.Windows {
 			t := w.Tenants[i]
 			if t.Limit >= 0 {
@@ -179,8 +180,11 @@ func LimitsPlot(r *sim.Result) (*plot.Plot, error) {
 			if t.InFlight >= 0 {
 				in = append(in, plotter.XY{X: mid(w), Y: float64(t.InFlight)})
 			}
+			if !math.IsNaN(t.Tokens) && !math.IsInf(t.Tokens, 0) {
+				tok = append(tok, plotter.XY{X: mid(w), Y: t.Tokens})
+			}
 		}
-		for k, xy := range []plotter.XYs{lim, in} {
+		for k, xy := range []plotter.XYs{lim, in, tok} {
 			if len(xy) == 0 {
 				continue
 			}
@@ -190,9 +194,13 @@ func LimitsPlot(r *sim.Result) (*plot.Plot, error) {
 			}
 			l.Color = plotutil.Color(i)
 			label := name + " limit"
-			if k == 1 {
-				l.Dashes = []vg.Length{vg.Points(2), vg.Points(2)}
+			switch k {
+			case 1:
+				l.Dashes = []vg.Length{vg.Points(4), vg.Points(2)}
 				label = name + " in flight"
+			case 2:
+				l.Dashes = []vg.Length{vg.Points(1), vg.Points(2)}
+				label = name + " tokens"
 			}
 			p.Add(l)
 			p.Legend.Add(label, l)

@@ -7,11 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/dispatchlab/dispatchlab/aimd"
 	"github.com/dispatchlab/dispatchlab/sim"
 	"github.com/dispatchlab/dispatchlab/sim/simplot"
+	"github.com/dispatchlab/dispatchlab/tokenbucket"
 )
 
 func scenario() *sim.Scenario {
@@ -47,4 +49,36 @@ func TestSaveAllDeterministic(t *testing.T) {
 	}
 	_, err = simplot.SaveAll(r, a, "gif")
 	require.EqualError(t, err, `simplot: unknown format "gif" (want png or svg)`)
+}
+
+// The limiter figure draws every gate's trajectory the scenario has: a throttle's tokens, the
+// concurrency gate's jobs in flight, the adaptive limit.
+func TestLimitsPlotTrajectories(t *testing.T) {
+	throttled := &sim.Scenario{
+		Name: "throttled", Duration: 60 * time.Second,
+		Tenants:   []sim.Tenant{{Name: "bursty", Arrivals: sim.Arrivals{Rate: 5, Bursts: []sim.Burst{{Start: 20 * time.Second, For: 10 * time.Second, Factor: 10}}}, Service: sim.Exp(50 * time.Millisecond)}},
+		Workers:   sim.Workers{Count: 4},
+		Admission: &sim.Admission{EventDriven: true, Throttle: &tokenbucket.Limit{Rate: 10, Per: time.Second, Burst: 50}},
+		Metrics:   sim.Metrics{Window: 2 * time.Second},
+	}
+	for _, tc := range []struct {
+		sc        *sim.Scenario
+		want, not []string
+	}{
+		{throttled, []string{"bursty tokens"}, []string{"bursty limit", "bursty in flight"}},
+		{scenario(), []string{"noisy limit", "noisy in flight", "quiet-2 limit"}, []string{"noisy tokens"}},
+	} {
+		r, err := sim.Run(tc.sc, 1, 0)
+		require.NoError(t, err)
+		p, err := simplot.LimitsPlot(r)
+		require.NoError(t, err)
+		svg, err := simplot.SVG(p)
+		require.NoError(t, err)
+		for _, s := range tc.want {
+			assert.Contains(t, string(svg), s, tc.sc.Name)
+		}
+		for _, s := range tc.not {
+			assert.NotContains(t, string(svg), s, tc.sc.Name)
+		}
+	}
 }
