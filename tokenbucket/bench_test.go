@@ -139,14 +139,25 @@ func BenchmarkAllowN(b *testing.B) {
 	})
 }
 
-// BenchmarkParallel8 is one key shared by 8 goroutines (SetParallelism(4) on 2 procs), each
-// with its own advancing clock.
+// parallel8 makes b's RunParallel start 8 goroutines: SetParallelism(p) starts
+// p·GOMAXPROCS of them (4·2 on the benchmark machine). Where GOMAXPROCS does not divide 8 it
+// starts the next multiple of GOMAXPROCS, which it reports as the goroutines metric.
+func parallel8(b *testing.B) {
+	procs := runtime.GOMAXPROCS(0)
+	p := (8 + procs - 1) / procs
+	b.SetParallelism(p)
+	if p*procs != 8 {
+		b.ReportMetric(float64(p*procs), "goroutines")
+	}
+}
+
+// BenchmarkParallel8 is one key shared by 8 goroutines, each with its own advancing clock.
 func BenchmarkParallel8(b *testing.B) {
 	start := time.Now()
 	b.Run("impl=dispatchlab", func(b *testing.B) {
 		tb, _ := tokenbucket.New(openLimit, start)
 		b.ReportAllocs()
-		b.SetParallelism(4)
+		parallel8(b)
 		b.RunParallel(func(pb *testing.PB) {
 			now := start
 			for pb.Next() {
@@ -158,7 +169,7 @@ func BenchmarkParallel8(b *testing.B) {
 	b.Run("impl=floor-cas+clock", func(b *testing.B) {
 		f := new(floorCAS)
 		b.ReportAllocs()
-		b.SetParallelism(4)
+		parallel8(b)
 		b.RunParallel(func(pb *testing.PB) {
 			now := start
 			for pb.Next() {
@@ -170,7 +181,7 @@ func BenchmarkParallel8(b *testing.B) {
 	b.Run("impl=xrate", func(b *testing.B) {
 		lim := rate.NewLimiter(openRate, 1<<30)
 		b.ReportAllocs()
-		b.SetParallelism(4)
+		parallel8(b)
 		b.RunParallel(func(pb *testing.PB) {
 			now := start
 			for pb.Next() {
