@@ -177,6 +177,22 @@ func TestSWRRStrictReachesOptimum(t *testing.T) {
 	}
 }
 
+// TestSWRRAheadBoundReached pins that the proved "ahead" bound 1 − 1/n of the Nginx and
+// DripDrop rules is tight, as doc.go states: weights {217, 67} put a member exactly 1/2 a
+// pick ahead of its share.
+func TestSWRRAheadBoundReached(t *testing.T) {
+	for _, rule := range []wdrr.Rule{wdrr.Nginx, wdrr.DripDrop} {
+		_, _, lo, msg := runPeriod(rule, []int{217, 67})
+		if msg != "" {
+			t.Fatal(msg)
+		}
+		W := int64(len(lo) / 2)
+		if got := slices.Min(lo); -2*got != W {
+			t.Errorf("%v: least current weight %d, want −W/2 = −%d/2", rule, got, W)
+		}
+	}
+}
+
 // TestSWRRCurrentBounded: with fixed membership, any eligibility and any failures, no current
 // weight leaves ±1.5·W (W the total static weight; the worst seen in long adversarial runs
 // is 1.01·W). This is what keeps the int64 arithmetic far from overflow.
