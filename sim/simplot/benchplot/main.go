@@ -51,17 +51,18 @@ var figures = []figure{
 	{
 		name: "pick-cost", title: "Cost of one pick against pool size", x: "members or workers", y: "ns per pick", logY: true, legend: "br",
 		series: []series{
-			s("wdrr SWRR.Next, with predicate", "wdrr", `Next/n=(?P<x>\d+)/impl=dispatchlab`, "sec/op"),
-			s("strategy Best (shortest queue)", "strategy", `Best/n=(?P<x>\d+)/impl=dispatchlab`, "sec/op"),
-			s("strategy NextAvailable", "strategy", `NextAvailable/n=(?P<x>\d+)`, "sec/op"),
-			s("strategy P2C", "strategy", `P2C/n=(?P<x>\d+)/impl=dispatchlab`, "sec/op"),
-			s("strategy Hash (jump hash)", "strategy", `Hash/n=(?P<x>\d+)/impl=dispatchlab`, "sec/op"),
+			s("wdrr SWRR.Next, with predicate", "wdrr", `Next/n=(?P<x>\d+)/impl=dispatchlab`, "ns/op"),
+			s("strategy Best (shortest queue)", "strategy", `Best/n=(?P<x>\d+)/impl=dispatchlab`, "ns/op"),
+			s("strategy NextAvailable", "strategy", `NextAvailable/n=(?P<x>\d+)`, "ns/op"),
+			s("strategy P2C", "strategy", `P2C/n=(?P<x>\d+)/impl=dispatchlab`, "ns/op"),
+			s("strategy Hash (jump hash)", "strategy", `Hash/n=(?P<x>\d+)/impl=dispatchlab`, "ns/op"),
 		},
 	},
 	{
 		name: "tick-cost", title: "admission: tick cost per admitted job against backlog", x: "pending jobs (10,000 tenants)", y: "ns per admitted job", legend: "tl",
 		series: []series{
-			s("Tick", "admission", `Tick/backlog=(?P<x>\d+)/tenants=10000`, "ns/job"),
+			s("Tick", "admission", `Tick/backlog=(?P<x>\d+)/tenants=10000/impl=dispatchlab`, "ns/job"),
+			s("Tick, anchor (naive heap)", "admission", `Tick/backlog=(?P<x>\d+)/tenants=10000/impl=naive-heap`, "ns/job"),
 		},
 	},
 	{
@@ -147,7 +148,7 @@ func run(in, out, format string, w io.Writer) error {
 var procsRE = regexp.MustCompile(`-\d+$`)
 
 // read returns every value of every benchmark in file, by "name unit" (the name without its
-// -GOMAXPROCS suffix).
+// -GOMAXPROCS suffix, the unit as printed).
 func read(file string) (map[string][]float64, error) {
 	f, err := os.Open(file)
 	if err != nil {
@@ -163,10 +164,11 @@ func read(file string) (map[string][]float64, error) {
 		}
 		name := procsRE.ReplaceAllString(res.Name.String(), "")
 		for _, v := range res.Values {
-			unit := v.Unit
-			val := v.Value
-			if v.OrigUnit == "ns/op" {
-				unit, val = "sec/op", v.OrigValue // keep nanoseconds
+			// The units as the benchmark printed them: benchfmt tidies ns/op and ns/job into
+			// sec/op and sec/job, which the figures do not want.
+			unit, val := v.OrigUnit, v.OrigValue
+			if unit == "" {
+				unit, val = v.Unit, v.Value
 			}
 			out[name+" "+unit] = append(out[name+" "+unit], val)
 		}
