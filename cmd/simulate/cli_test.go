@@ -50,8 +50,8 @@ func TestHelpExamples(t *testing.T) {
 	assert.Contains(t, out, "Examples:\n  simulate ")
 }
 
-// The progress bar appears on a terminal for work lasting more than a second, and never
-// with CI set, with --quiet, or when stderr is not a terminal.
+// The progress bar appears on a terminal for work lasting more than a second, and never for
+// shorter work, with CI set, with --quiet, or when stderr is not a terminal.
 func TestProgress(t *testing.T) {
 	var mu sync.Mutex
 	clock := time.Unix(0, 0)
@@ -61,24 +61,27 @@ func TestProgress(t *testing.T) {
 		clock = clock.Add(2 * time.Second)
 		return clock
 	}
+	fast := func() time.Time { return time.Unix(0, 0) } // the work takes no time at all
 	for _, tc := range []struct {
 		name     string
 		terminal bool
 		vars     map[string]string
 		args     []string
 		want     bool
+		clock    func() time.Time
 	}{
-		{"terminal", true, nil, nil, true},
-		{"CI", true, map[string]string{"CI": "true"}, nil, false},
-		{"quiet", true, nil, []string{"--quiet"}, false},
-		{"not a terminal", false, nil, nil, false},
+		{"terminal", true, nil, nil, true, slow},
+		{"CI", true, map[string]string{"CI": "true"}, nil, false, slow},
+		{"quiet", true, nil, []string{"--quiet"}, false, slow},
+		{"not a terminal", false, nil, nil, false, slow},
+		{"under a second", true, nil, nil, false, fast},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Chdir(t.TempDir())
 			require.NoError(t, os.WriteFile("tiny.yaml", []byte("duration: 10s\n"), 0o644))
 			e := &testEnv{vars: tc.vars}
 			env := e.env()
-			env.now, env.isTerminal = slow, func() bool { return tc.terminal }
+			env.now, env.isTerminal = tc.clock, func() bool { return tc.terminal }
 			args := append([]string{"run", "--replications", "3", "--parallel", "1", "--plots", "none"}, append(tc.args, "tiny.yaml")...)
 			require.Equal(t, 0, Main(args, env), e.err.String())
 			if tc.want {
