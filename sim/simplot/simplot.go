@@ -169,7 +169,7 @@ func FairnessPlot(r *sim.Result) (*plot.Plot, error) {
 // the concurrency gate (dashed) and the throttle's tokens (dotted), each sampled at the end
 // of every window, for the gates the scenario has.
 func LimitsPlot(r *sim.Result) (*plot.Plot, error) {
-	p := newPlot(r.Scenario+": limiter trajectories", "time (s)", "jobs (limit, in flight) or tokens")
+	p := newPlot(r.Scenario+": limiter trajectories", "time (s)", "jobs")
 	for i, name := range seriesNames(r) {
 		var lim, in, tok plotter.XYs
 		for _, w := range r.Windows {
@@ -201,6 +201,7 @@ func LimitsPlot(r *sim.Result) (*plot.Plot, error) {
 			case 2:
 				l.Dashes = []vg.Length{vg.Points(1), vg.Points(2)}
 				label = name + " tokens"
+				p.Y.Label.Text = "jobs, or tokens"
 			}
 			p.Add(l)
 			p.Legend.Add(label, l)
