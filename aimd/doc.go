@@ -39,8 +39,8 @@
 // the limit stays in [Min, Max]; a failure never raises it; an EWMA above TargetLag never
 // raises it; a success under target raises it by exactly Step (unless capped, or not
 // utilised with GrowOnlyWhenUtilized); after k samples the EWMA lies, up to rounding, in
-// [(1−(1−α)^k)·smallest lag, largest lag]; under a constant overload (every sample's lag above
-// TargetLag/Alpha, so the EWMA is over target from the first sample) the limit reaches
+// [(1−(1−α)^k)·smallest lag, largest lag]; under a constant overload (every sample's lag
+// above TargetLag/Alpha, so the EWMA is over target from the first sample) the limit reaches
 // Min within ⌈ln(Min/limit)/ln(SlowFactor)⌉ samples; and the same samples give the same
 // limits and EWMAs bit for bit (explicit float64 conversions forbid fused multiply-adds).
 //
@@ -76,10 +76,11 @@
 //	           MinLatency 100µs; the zero WindowConfig passes every sample through
 //
 // The AIMD options above are off by default here, where Netflix's AIMDLimit uses Min 20,
-// Initial 20, Max 200, backoff 0.9 and timeout 5s: the seed's semantics come first. Gradient2 has two opt-in fixes for known problems: BackOffOnFailure (Netflix
-// ignores failures, issue #176) and QueueOnlyWhenUnloaded (a modest overload creeps the
-// limit up, PR #134). Invalid parameters are errors here, where Netflix's builders log a
-// warning or accept them.
+// Initial 20, Max 200, backoff 0.9 and timeout 5s: the seed's semantics come first.
+// Gradient2 has two opt-in fixes for known problems: BackOffOnFailure (Netflix ignores
+// failures, issue #176) and QueueOnlyWhenUnloaded (a modest overload creeps the limit up,
+// PR #134). Invalid parameters are errors here, where Netflix's builders log a warning or
+// accept them.
 //
 // # Choosing TargetLag
 //
@@ -111,10 +112,10 @@
 // takes the same mutex in Limit and Available; Vegas and Gradient2 also publish their
 // limit in an atomic word, so their Limit takes no lock (AIMD does not: the atomic
 // exchange would add about 40% to its Observe, the hot path). Fixed is one atomic word.
-// Windowed takes its own mutex and calls the wrapped algorithm under it. Keyed is sharded by key hash with a mutex per
-// shard; Acquire is a hash and a map lookup under the shard's lock, and Release finds the
-// partition through the token, with no hashing; neither allocates once the partition
-// exists. BENCHMARKS.md at the repository root compares them with the figures measured
+// Windowed takes its own mutex and calls the wrapped algorithm under it. Keyed is sharded
+// by key hash with a mutex per shard; Acquire is a hash to pick the shard and a map lookup
+// under its lock, and Release finds the partition through the token, with no hashing;
+// neither allocates once the partition exists. BENCHMARKS.md at the repository root compares them with the figures measured
 // for platinummonkey/go-concurrency-limits (which the module proxy does not serve) and
 // with a mutex-and-float floor measured in the same run.
 //
