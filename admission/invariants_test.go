@@ -92,6 +92,14 @@ func checkInvariants[C any](p *Policy[C]) error {
 		return fmt.Errorf("completed %d by partition, %d + %d expired by policy", completed, p.completedN, p.expiredN)
 	}
 	// The policy order holds exactly the pending jobs, in (priority, seq) order.
+	if err := orderInvariants(&p.ord); err != nil {
+		return fmt.Errorf("policy order: %w", err)
+	}
+	for k, rk := range p.keys {
+		if err := orderInvariants(&rk.ord); err != nil {
+			return fmt.Errorf("order of round-robin key %q: %w", k, err)
+		}
+	}
 	seen, prev := 0, (*node[C])(nil)
 	var err error
 	p.ord.each(func(n *node[C]) bool {

@@ -7,26 +7,32 @@ import (
 
 // order keeps the pending jobs of one scope (the whole policy, or one round-robin key) in
 // admission order: by priority level, then by stage sequence. Jobs normally arrive in
-// sequence order and are appended in O(1); the rare out-of-order arrival (a reverted job,
-// a delayed job coming due) goes to a small sorted side list of its level. Iteration merges
-// the two. Each node can be in two orders at once, through link w (0 = policy, 1 = key).
+// sequence order and are appended in O(1); an out-of-order arrival (a reverted job, a
+// delayed job coming due after later jobs were staged) goes to its level's side heap, a
+// binary min-heap by sequence. Iteration merges the two. The side heap keeps every
+// operation O(log s) for s out-of-order jobs pending, however many there are and wherever
+// they are taken from (a sorted slice, the first version, cost O(s) per insertion or
+// removal, so a backlog of delayed jobs made each tick O(backlog)). Each node can be in two
+// orders at once, through link w (0 = policy, 1 = key).
 type order[C any] struct {
 	w      int
 	desc   bool // higher priority first
 	levels []*level[C]
 	n      int
+	front  []int32 // each's scratch: the side heap's frontier, reused
 }
 
 type level[C any] struct {
 	prio       int
 	head, tail *node[C]
-	side       []*node[C] // out-of-order arrivals, sorted by seq
+	side       []*node[C] // out-of-order arrivals: a min-heap by seq
 }
 
 // link is a node's membership in one order.
 type link[C any] struct {
 	prev, next *node[C]
 	lv         *level[C]
+	hi         int32 // the node's index in lv.side while inSide
 	inSide     bool
 }
 
@@ -38,7 +44,7 @@ func (o *order[C]) before(a, b int) bool {
 	return a < b
 }
 
-// insert adds n. Cost: O(1) for an in-order arrival; O(log s + s) for one of the s
+// insert adds n. Cost: O(1) for an in-order arrival; O(log s) for one of the s
 // out-of-order arrivals pending at its level; O(levels) to create a new level.
 func (o *order[C]) insert(n *node[C]) {
 	lk := &n.link[o.w]
@@ -63,8 +69,8 @@ func (o *order[C]) insert(n *node[C]) {
 		return
 	}
 	lk.inSide = true
-	j := sort.Search(len(lv.side), func(j int) bool { return lv.side[j].seq > n.seq })
-	lv.side = slices.Insert(lv.side, j, n)
+	lv.side = append(lv.side, n)
+	o.up(lv.side, len(lv.side)-1)
 }
 
 // remove takes n out. It requires n to be in o.
@@ -73,8 +79,17 @@ func (o *order[C]) remove(n *node[C]) {
 	lv := lk.lv
 	o.n--
 	if lk.inSide {
-		j := sort.Search(len(lv.side), func(j int) bool { return lv.side[j].seq >= n.seq })
-		lv.side = slices.Delete(lv.side, j, j+1)
+		// Move the last entry into n's place and sift it whichever way it belongs.
+		h, i, last := lv.side, int(lk.hi), len(lv.side)-1
+		if i != last {
+			h[i] = h[last]
+			h[i].link[o.w].hi = int32(i)
+		}
+		h[last] = nil
+		lv.side = h[:last]
+		if i != last && !o.down(lv.side, i) {
+			o.up(lv.side, i)
+		}
 	} else {
 		if lk.prev != nil {
 			lk.prev.link[o.w].next = lk.next
@@ -99,24 +114,120 @@ func (o *order[C]) remove(n *node[C]) {
 // keepLevels is how many (possibly empty) priority levels an order keeps.
 const keepLevels = 8
 
-// each calls f on the jobs in admission order until f returns false.
-// Cost: O(jobs visited + levels visited).
+// each calls f on the jobs in admission order until f returns false. f must not change o.
+// Cost: O(jobs visited + levels visited), plus O(log k) for each of the k side-heap jobs
+// visited.
 func (o *order[C]) each(f func(*node[C]) bool) {
 	for _, lv := range o.levels {
-		a, s := lv.head, 0
-		for a != nil || s < len(lv.side) {
+		a, side := lv.head, lv.side
+		if len(side) == 0 {
+			for ; a != nil; a = a.link[o.w].next {
+				if !f(a) {
+					return
+				}
+			}
+			continue
+		}
+		// Visit the side heap in seq order without changing it: front is a min-heap of the
+		// indices whose parents were visited (the root first); the least is the next.
+		front := append(o.front[:0], 0)
+		for a != nil || len(front) > 0 {
 			var n *node[C]
-			if s >= len(lv.side) || (a != nil && a.seq < lv.side[s].seq) {
+			if len(front) == 0 || (a != nil && a.seq < side[front[0]].seq) {
 				n, a = a, a.link[o.w].next
 			} else {
-				n = lv.side[s]
-				s++
+				i := front[0]
+				n = side[i]
+				front = popFront(side, front)
+				for _, c := range [2]int32{2*i + 1, 2*i + 2} {
+					if int(c) < len(side) {
+						front = pushFront(side, front, c)
+					}
+				}
 			}
 			if !f(n) {
+				o.front = front
 				return
 			}
 		}
+		o.front = front
 	}
+}
+
+// up sifts h[i] up the side heap, keeping the nodes' indices.
+func (o *order[C]) up(h []*node[C], i int) {
+	x := h[i]
+	for i > 0 {
+		p := (i - 1) / 2
+		if h[p].seq < x.seq {
+			break
+		}
+		h[i] = h[p]
+		h[i].link[o.w].hi = int32(i)
+		i = p
+	}
+	h[i] = x
+	x.link[o.w].hi = int32(i)
+}
+
+// down sifts h[i] down the side heap, keeping the nodes' indices, and reports whether it
+// moved.
+func (o *order[C]) down(h []*node[C], i int) bool {
+	x, start := h[i], i
+	for {
+		c := 2*i + 1
+		if c >= len(h) {
+			break
+		}
+		if r := c + 1; r < len(h) && h[r].seq < h[c].seq {
+			c = r
+		}
+		if x.seq < h[c].seq {
+			break
+		}
+		h[i] = h[c]
+		h[i].link[o.w].hi = int32(i)
+		i = c
+	}
+	h[i] = x
+	x.link[o.w].hi = int32(i)
+	return i != start
+}
+
+// pushFront adds side index i to the frontier heap f, ordered by side[·].seq.
+func pushFront[C any](side []*node[C], f []int32, i int32) []int32 {
+	f = append(f, i)
+	for k := len(f) - 1; k > 0; {
+		p := (k - 1) / 2
+		if side[f[p]].seq < side[f[k]].seq {
+			break
+		}
+		f[k], f[p] = f[p], f[k]
+		k = p
+	}
+	return f
+}
+
+// popFront removes the least index of the frontier heap f.
+func popFront[C any](side []*node[C], f []int32) []int32 {
+	last := len(f) - 1
+	f[0] = f[last]
+	f = f[:last]
+	for k := 0; ; {
+		c := 2*k + 1
+		if c >= len(f) {
+			break
+		}
+		if r := c + 1; r < len(f) && side[f[r]].seq < side[f[c]].seq {
+			c = r
+		}
+		if side[f[k]].seq < side[f[c]].seq {
+			break
+		}
+		f[k], f[c] = f[c], f[k]
+		k = c
+	}
+	return f
 }
 
 // len returns the number of jobs in o.
