@@ -513,3 +513,34 @@ func TestP2CHugePools(t *testing.T) {
 		}
 	}
 }
+
+// TestPickAllocations pins the package doc's "Pick allocates nothing": every strategy, on
+// a SlicePool and on a plain pool passed by pointer, and on the error paths that return a
+// sentinel (an empty pool, no idle worker).
+func TestPickAllocations(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	all := map[string]strategy.Strategy{
+		"Best": must(strategy.NewBest(r)), "Random": must(strategy.NewRandom(r)), "Next": strategy.NewNext(),
+		"NextAvailable": must(strategy.NewNextAvailable(r)), "Hash": strategy.Hash{}, "Rendezvous": strategy.Rendezvous{},
+		"P2C": must(strategy.NewP2C(r)), "Locked(P2C)": must(strategy.NewLocked(must(strategy.NewP2C(r)))),
+		"Custom": strategy.Custom(func(p strategy.Pool, key uint64) (int, error) { return int(key % uint64(p.Len())), nil }),
+	}
+	loads := strategy.Loads{3, 0, 5, 1, 0, 2, 7, 1, 4, 0, 6, 2, 3, 8, 1, 2, 5, 0, 9, 4}
+	busy := strategy.Loads{3, 1, 5}
+	plain := &plainPool{loads: []int(loads), idle: make([]bool, len(loads))}
+	for i, l := range loads {
+		plain.idle[i] = l == 0
+	}
+	empty := &strategy.Loads{}
+	for name, s := range all {
+		var key uint64
+		for _, p := range []strategy.Pool{&loads, plain, empty, &busy} {
+			if a := testing.AllocsPerRun(100, func() {
+				key += 0x9e3779b97f4a7c15
+				_, _ = s.Pick(p, key)
+			}); a != 0 {
+				t.Errorf("%s: Pick on %T (len %d) allocates %v times", name, p, p.Len(), a)
+			}
+		}
+	}
+}
