@@ -356,3 +356,59 @@ func TestTrackerSeesEnds(t *testing.T) {
 	assert.Equal(t, 500*time.Millisecond, s.Gates[1].Partitions[0].EWMA)
 	require.NoError(t, checkInvariants(p))
 }
+
+// TestAllocations pins the allocation claims of the docs and the target for Stage
+// (at most one allocation per job): a Stage that grows the backlog allocates its job record
+// and nothing else; in steady state, a cycle of staging, a tick into a reused slice through
+// every built-in gate, and starting and completing the admitted jobs allocates nothing.
+func TestAllocations(t *testing.T) {
+	ad, err := Adaptive[tctx](aimd.Config{Initial: 50, TargetLag: time.Hour})
+	require.NoError(t, err)
+	p := newPolicy(t, Config[tctx]{Gates: []Gate[tctx]{
+		Throttle(Const[tctx](tokenbucket.Limit{Rate: 1e6, Per: time.Second, Burst: 1000})),
+		Concurrency(Const[tctx](100)),
+		ad,
+		GlobalCap[tctx](1000),
+		FairInterleave[tctx](),
+	}, BatchSize: 64})
+	tenants := []string{"a", "b", "c", "d"}
+	fresh := make([]JobID, 20_000)
+	for i := range fresh {
+		fresh[i] = JobID(fmt.Sprint("g", i))
+	}
+	now, next := t0, 0
+	grow := testing.AllocsPerRun(10_000, func() {
+		if _, err := p.Stage(now, Job[tctx]{ID: fresh[next], Context: tctx{Tenant: tenants[next%4]}}); err != nil {
+			panic(err)
+		}
+		next++
+	})
+	assert.LessOrEqual(t, grow, 1.0, "Stage allocates %v times per job while the backlog grows", grow)
+
+	var out []Admitted[tctx]
+	free := fresh[next:] // IDs not held; completed ones come back
+	cycle := func() {
+		now = now.Add(time.Millisecond)
+		for i := range 16 {
+			if _, err := p.Stage(now, Job[tctx]{ID: free[len(free)-1], Context: tctx{Tenant: tenants[i%4]}}); err != nil {
+				panic(err)
+			}
+			free = free[:len(free)-1]
+		}
+		out = p.TickAppend(now, out[:0])
+		for _, a := range out {
+			if err := p.Start(now, a.ID); err != nil {
+				panic(err)
+			}
+			if err := p.Complete(now, a.ID, false); err != nil {
+				panic(err)
+			}
+			free = append(free, a.ID)
+		}
+	}
+	for range 2000 { // drain the grown backlog and warm every buffer up
+		cycle()
+	}
+	assert.Zero(t, testing.AllocsPerRun(500, cycle), "a steady-state cycle allocates")
+	require.NoError(t, checkInvariants(p))
+}
