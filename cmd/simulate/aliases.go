@@ -14,11 +14,19 @@ import (
 const maxAliasNodes = 1_000_000
 
 // checkTree checks the syntax tree of a scenario or sweep file before it is decoded: it must
-// hold one document, a mapping of fields (the decoder would read only the first document, or
-// take a stray scalar for an empty file), and its aliases must not expand to more than
+// not nest deeper than maxNesting (checked on the tokens, before the tree is built), hold one
+// document, a mapping of fields (the decoder would read only the first document, or take a
+// stray scalar for an empty file), and its aliases must not expand to more than
 // maxAliasNodes nodes (sizes are counted on the tree, where every alias is one node).
 func checkTree(source string, data []byte) error {
-	f, err := parseTree(data)
+	toks, err := tokenize(data)
+	if err != nil {
+		return nil // the decoder reports it
+	}
+	if err := checkNesting(source, toks); err != nil {
+		return err
+	}
+	f, err := parseTokens(toks)
 	if err != nil {
 		return nil // the decoder reports syntax errors with their position
 	}

@@ -313,6 +313,8 @@ func FuzzParseScenario(f *testing.F) {
 	f.Add([]byte("tenants:\n  - &t {name: a, arrivals: {kind: trace, times: &ts [0s, 1s, 2s]}}\n  - *t\n"))
 	f.Add([]byte("duration: 10s\n---\nduration: 20s\n"))
 	f.Add([]byte("\x00\x01\xff"))
+	f.Add([]byte("tenants:\n  " + strings.Repeat("- ", 20_000) + "x\n")) // 2 GB to parse before maxNesting
+	f.Add([]byte("a: " + strings.Repeat("[a: ", 8_000) + "1" + strings.Repeat("]", 8_000)))
 	lim := limits{maxJobs: 1e6, maxTenants: 1000, maxPoints: 100, maxSeries: 1e6, maxFileMiB: 1}
 	const maxAlloc = 256 << 20 // bytes allocated while parsing one input of at most 64 KiB
 	f.Fuzz(func(t *testing.T, data []byte) {
