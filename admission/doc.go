@@ -25,7 +25,10 @@
 // lists and a ring of keys with pending jobs) make the fetch cost O(BatchSize + priority
 // levels) whatever the backlog: every key visited gives at least one job, so at most
 // BatchSize keys are visited, and the top-up skips at most the BatchSize jobs phase 1 took.
-// Calling interleave.Batch on the pending list instead would scan up to all of it.
+// Jobs that rejoin the order out of stage order (reverted jobs, delayed jobs come due after
+// later ones were staged) wait in a min-heap per priority level, which adds a log factor for
+// each such job fetched, not a term in the backlog. Calling interleave.Batch on the pending
+// list instead would scan up to all of it.
 //
 // # Gates
 //
