@@ -189,17 +189,40 @@ func (p workerPool) QueueLen(i int) int { // strategy.Pool's load: waiting plus 
 }
 func (p workerPool) Idle(i int) bool { return !p.m.wk[i].busy }
 
-// expand lists the scenario's tenants, replicating those with Count > 1.
+// expand lists the scenario's tenants, replicating those with Count > 1. The names of
+// replicas share one backing string, built in one allocation: with 100,000 tenants that is
+// 100,000 fewer small allocations, and the admission policy, which reads a job's name to find
+// its partition, reads it from a few dense pages.
 func expand(sc *Scenario) []Tenant {
-	var out []Tenant
+	n, size := 0, 0
+	for _, t := range sc.Tenants {
+		n += max(t.Count, 1)
+		if t.Count > 1 {
+			size += t.Count * (len(t.Name) + 1 + len(strconv.Itoa(t.Count-1)))
+		}
+	}
+	buf := make([]byte, 0, size)
+	ends := make([]int, 0, n) // the end in buf of each replica's name
+	for _, t := range sc.Tenants {
+		for i := 0; t.Count > 1 && i < t.Count; i++ {
+			buf = append(buf, t.Name...)
+			buf = append(buf, '-')
+			buf = strconv.AppendInt(buf, int64(i), 10)
+			ends = append(ends, len(buf))
+		}
+	}
+	names := string(buf)
+	out := make([]Tenant, 0, n)
+	k, off := 0, 0
 	for _, t := range sc.Tenants {
 		if t.Count <= 1 {
 			out = append(out, t)
 			continue
 		}
-		for i := range t.Count {
+		for range t.Count {
 			c := t
-			c.Name = t.Name + "-" + strconv.Itoa(i)
+			c.Name, off = names[off:ends[k]], ends[k]
+			k++
 			out = append(out, c)
 		}
 	}

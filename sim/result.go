@@ -162,6 +162,7 @@ func (m *model) result(seed uint64, rep int) *Result {
 		r.closeWindow(now, m)
 	}
 	res := &Result{Scenario: m.sc.Name, Seed: seed, Replication: rep, Simulated: now, Events: m.eng.Handled()}
+	res.Tenants = make([]TenantResult, 0, len(r.t))
 	measured := float64(now - r.warmup)
 	sks := newSketcher(r.mapping)
 	var allBins [nLat]*store.DenseStore // every tenant's bins, for the overall quantiles
