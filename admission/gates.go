@@ -177,7 +177,7 @@ func grow[T any](s []T, n int) []T {
 
 // peek returns a copy of the gate's record in n, the zero hold if n has none.
 func (b *gateBase[C]) peek(n *node[C]) hold {
-	if n.holds == nil && n.more == nil {
+	if n.holds == nil {
 		return hold{}
 	}
 	return *b.hold(n)
@@ -185,19 +185,20 @@ func (b *gateBase[C]) peek(n *node[C]) hold {
 
 // hold returns the gate's record in an admitted (or being admitted) job's node.
 func (b *gateBase[C]) hold(n *node[C]) *hold {
-	if b.index < len(n.holds) {
-		if n.holds == nil { // the policy assigns holds before Commit; this is a safety net
-			n.holds = new([3]hold)
-		}
-		return &n.holds[b.index]
+	if n.holds == nil { // the policy assigns holds before Commit; this is a safety net
+		n.holds = new(holding)
 	}
-	if n.more == nil {
-		n.more = map[int]*hold{}
+	hs := n.holds
+	if b.index < len(hs.h) {
+		return &hs.h[b.index]
 	}
-	h := n.more[b.index]
+	if hs.more == nil {
+		hs.more = map[int]*hold{}
+	}
+	h := hs.more[b.index]
 	if h == nil {
 		h = &hold{}
-		n.more[b.index] = h
+		hs.more[b.index] = h
 	}
 	return h
 }

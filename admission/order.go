@@ -16,13 +16,15 @@ import (
 // orders at once, through link w (0 = policy, 1 = key).
 type order[C any] struct {
 	w      int
-	desc   bool // higher priority first
+	rk     *rrKey[C] // the key whose order this is (nil: the policy's)
+	desc   bool      // higher priority first
 	levels []*level[C]
 	n      int
 	front  []int32 // each's scratch: the side heap's frontier, reused
 }
 
 type level[C any] struct {
+	rk         *rrKey[C] // its order's
 	prio       int
 	head, tail *node[C]
 	side       []*node[C] // out-of-order arrivals: a min-heap by seq
@@ -53,7 +55,7 @@ func (o *order[C]) insert(n *node[C]) {
 	if i < len(o.levels) && o.levels[i].prio == n.job.Priority {
 		lv = o.levels[i]
 	} else {
-		lv = &level[C]{prio: n.job.Priority}
+		lv = &level[C]{prio: n.job.Priority, rk: o.rk}
 		o.levels = slices.Insert(o.levels, i, lv)
 	}
 	lk.lv = lv

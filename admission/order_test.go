@@ -72,7 +72,7 @@ func TestOrderMatchesModel(t *testing.T) {
 				in, out = append(in, out...), out[:0]
 			case k < 8: // a new job: the next seq
 				seq++
-				n := &node[int]{seq: seq, job: Job[int]{ID: JobID(fmt.Sprint(seq)), Priority: r.IntN(3)}}
+				n := &node[int]{seq: seq, job: jobRec[int]{ID: JobID(fmt.Sprint(seq)), Priority: r.IntN(3)}}
 				o.insert(n)
 				in = append(in, n)
 			case k < 12 && len(out) > 0: // an old job comes back (revert, delayed job due): out of order

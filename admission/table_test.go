@@ -27,7 +27,7 @@ func TestJobTableMatchesMap(t *testing.T) {
 					return fmt.Sprintf("step %d: get(%s) = %p, want %p", step, id, got, n)
 				}
 			case n == nil && r.IntN(5) < 3:
-				n = &node[int]{job: Job[int]{ID: JobID(string([]byte(id)))}} // a different string of the same ID
+				n = &node[int]{job: jobRec[int]{ID: JobID(string([]byte(id)))}} // a different string of the same ID
 				tb.put(n)
 				model[id] = n
 			case n != nil:
@@ -55,7 +55,7 @@ func TestJobTableMatchesMap(t *testing.T) {
 			}
 		}
 		for i := range 4 * len(tb.slots) { // churn at a low level: the table shrinks
-			n := &node[int]{job: Job[int]{ID: JobID(fmt.Sprint("c", i))}}
+			n := &node[int]{job: jobRec[int]{ID: JobID(fmt.Sprint("c", i))}}
 			tb.put(n)
 			tb.remove(n)
 		}
