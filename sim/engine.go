@@ -16,6 +16,16 @@ import (
 // tables have grown. Cancellation is lazy: a cancelled event stays in the heap and is skipped
 // when it comes up.
 //
+// The queue is two heaps (lanes) sharing one sequence counter: At schedules in lane 0, and
+// the simulator schedules each tenant's next arrival in lane 1, the far lane. With 100,000
+// tenants the far lane holds 100,000 arrivals spread over hours of virtual time, while the
+// near events (completions, ticks) are few and due soon: in one heap each near event would
+// sift up through the whole depth of the arrivals and back down when it ran. The next event
+// is the lesser of the two roots by (time, sequence), so the order is exactly that of one heap.
+// Far events cannot be cancelled and are made from a 32-bit id when they come up (far), which
+// their heap entry carries in place of a slot: an arrival reads no slot table, 100,000
+// entries of which would be a cache miss per arrival.
+//
 // Virtual time is a time.Duration since the run's epoch (int64 nanoseconds), so ordering is
 // exact and independent of the architecture.
 //
@@ -24,17 +34,17 @@ type Engine[E any] struct {
 	now     time.Duration
 	seq     uint32 // the last sequence number given; renumbered before it wraps
 	maxSeq  uint32
-	heap    []entry
-	evs     []E      // by slot: the scheduled event
-	gens    []uint32 // by slot: generation; a Timer is live iff its gen matches
-	dead    []bool   // by slot: cancelled, waiting to come up
-	free    []uint32 // free slots
+	lanes   [2][]entry // 4-ary heaps; the queue is their union
+	slots   []slot[E]  // by slot number
+	free    []uint32   // free slots
 	handle  func(now time.Duration, ev E)
+	far     func(id uint32) E // makes a far event from its id
 	handled uint64
-	// hole reports that heap[0] is the entry of the event being (or last) handled, not yet
-	// removed: the handler's first At replaces it and sifts down once, instead of a pop's
-	// sift-down followed by a push's sift-up. Every other use removes it first.
-	hole bool
+	// hole is the lane whose root is the entry of the event being (or last) handled, not yet
+	// removed, or -1: the handler's first scheduling in that lane replaces it and sifts down
+	// once, instead of a pop's sift-down followed by a push's sift-up. Every other use
+	// removes it first.
+	hole int
 }
 
 // entry is a heap key: the event's time, its sequence number among the scheduled events,
@@ -45,6 +55,14 @@ type entry struct {
 	slot uint32
 }
 
+// slot holds a scheduled event and its bookkeeping together, so that an event coming up
+// reads one cache line of the table (with 100,000 pending arrivals every one is a miss).
+type slot[E any] struct {
+	ev   E      // the scheduled event
+	gen  uint32 // generation; a Timer is live iff its gen matches
+	dead bool   // cancelled, waiting to come up
+}
+
 // Timer identifies a scheduled event, for Cancel. The zero Timer is not a valid timer.
 type Timer struct {
 	slot uint32
@@ -53,7 +71,7 @@ type Timer struct {
 
 // NewEngine returns an engine at time zero that calls handle for each event.
 func NewEngine[E any](handle func(now time.Duration, ev E)) *Engine[E] {
-	return &Engine[E]{handle: handle, maxSeq: math.MaxUint32}
+	return &Engine[E]{handle: handle, maxSeq: math.MaxUint32, hole: -1}
 }
 
 // Now returns the current virtual time.
@@ -61,10 +79,11 @@ func (e *Engine[E]) Now() time.Duration { return e.now }
 
 // Len returns the number of scheduled events, including cancelled ones not yet skipped.
 func (e *Engine[E]) Len() int {
-	if e.hole {
-		return len(e.heap) - 1
+	n := len(e.lanes[0]) + len(e.lanes[1])
+	if e.hole >= 0 {
+		n--
 	}
-	return len(e.heap)
+	return n
 }
 
 // Handled returns how many events have been handled.
@@ -76,52 +95,69 @@ func (e *Engine[E]) At(at time.Duration, ev E) Timer {
 	if at < e.now {
 		panic(fmt.Sprintf("sim: Engine.At: time %v is before now %v", at, e.now))
 	}
-	var slot uint32
+	var s uint32
 	if n := len(e.free); n > 0 {
-		slot = e.free[n-1]
+		s = e.free[n-1]
 		e.free = e.free[:n-1]
 	} else {
-		slot = uint32(len(e.gens))
-		e.gens = append(e.gens, 0)
-		e.dead = append(e.dead, false)
-		var zero E
-		e.evs = append(e.evs, zero)
+		s = uint32(len(e.slots))
+		e.slots = append(e.slots, slot[E]{})
 	}
-	e.gens[slot]++
-	if e.gens[slot] == 0 { // wrapped: skip the "none" generation
-		e.gens[slot] = 1
+	sl := &e.slots[s]
+	sl.gen++
+	if sl.gen == 0 { // wrapped: skip the "none" generation
+		sl.gen = 1
 	}
-	e.evs[slot] = ev
+	sl.ev = ev
+	e.push(0, at, s)
+	return Timer{slot: s, gen: sl.gen}
+}
+
+// atFar schedules the event far(id) at time at in the far lane (see Engine): for events
+// that are never cancelled, of which many are pending at once, far ahead of the rest.
+func (e *Engine[E]) atFar(at time.Duration, id uint32) {
+	if at < e.now {
+		panic(fmt.Sprintf("sim: Engine.At: time %v is before now %v", at, e.now))
+	}
+	e.push(1, at, id)
+}
+
+// push adds the entry of slot s (in the far lane: the event's id) at time at to a lane.
+func (e *Engine[E]) push(lane int, at time.Duration, s uint32) {
 	if e.seq == e.maxSeq {
 		e.fill()
 		e.renumber()
 	}
 	e.seq++
-	x := entry{at: at, seq: e.seq, slot: slot}
-	if e.hole {
+	x := entry{at: at, seq: e.seq, slot: s}
+	if e.hole == lane {
 		// Replace the handled event's entry: one sift-down from the root.
-		e.hole = false
-		e.down(x)
+		e.hole = -1
+		down(e.lanes[lane], x)
 	} else {
-		e.heap = append(e.heap, x)
-		e.up(len(e.heap) - 1)
+		e.lanes[lane] = append(e.lanes[lane], x)
+		up(e.lanes[lane], len(e.lanes[lane])-1)
 	}
-	return Timer{slot: slot, gen: e.gens[slot]}
 }
 
 // renumber gives the scheduled events the sequence numbers 1..n in their order, so that
-// sequence numbers never wrap however many events a run schedules; the heap, ordered by
-// (time, sequence), stays valid. Cost: O(n log n), once in 2^32 events.
+// sequence numbers never wrap however many events a run schedules; the heaps, ordered by
+// (time, sequence), stay valid. Cost: O(n log n), once in 2^32 events.
 func (e *Engine[E]) renumber() {
-	byseq := make([]int, len(e.heap))
-	for i := range byseq {
-		byseq[i] = i
+	type ref struct{ lane, i int }
+	var byseq []ref
+	for l, h := range e.lanes {
+		for i := range h {
+			byseq = append(byseq, ref{l, i})
+		}
 	}
-	slices.SortFunc(byseq, func(a, b int) int { return cmp.Compare(e.heap[a].seq, e.heap[b].seq) })
-	for k, i := range byseq {
-		e.heap[i].seq = uint32(k + 1)
+	slices.SortFunc(byseq, func(a, b ref) int {
+		return cmp.Compare(e.lanes[a.lane][a.i].seq, e.lanes[b.lane][b.i].seq)
+	})
+	for k, r := range byseq {
+		e.lanes[r.lane][r.i].seq = uint32(k + 1)
 	}
-	e.seq = uint32(len(e.heap))
+	e.seq = uint32(len(byseq))
 }
 
 // After schedules ev d after now.
@@ -130,54 +166,81 @@ func (e *Engine[E]) After(d time.Duration, ev E) Timer { return e.At(e.now+d, ev
 // Cancel cancels the event of t if it has not run yet, and reports whether it did.
 // Cost: O(1); the entry is skipped when it reaches the top of the heap.
 func (e *Engine[E]) Cancel(t Timer) bool {
-	if t.gen == 0 || int(t.slot) >= len(e.gens) || e.gens[t.slot] != t.gen || e.dead[t.slot] {
+	if t.gen == 0 || int(t.slot) >= len(e.slots) {
 		return false
 	}
-	e.dead[t.slot] = true
+	sl := &e.slots[t.slot]
+	if sl.gen != t.gen || sl.dead {
+		return false
+	}
+	sl.dead = true
 	var zero E
-	e.evs[t.slot] = zero // release references held by the event
+	sl.ev = zero // release references held by the event
 	return true
+}
+
+// first returns the lane whose root comes first, or -1 if both are empty.
+func (e *Engine[E]) first() int {
+	h0, h1 := e.lanes[0], e.lanes[1]
+	switch {
+	case len(h1) == 0:
+		if len(h0) == 0 {
+			return -1
+		}
+		return 0
+	case len(h0) == 0 || less(&h1[0], &h0[0]):
+		return 1
+	}
+	return 0
 }
 
 // Step runs the next live event and reports whether there was one.
 func (e *Engine[E]) Step() bool {
 	e.fill()
-	for len(e.heap) > 0 {
-		top := e.heap[0]
-		s := top.slot
-		if e.dead[s] {
-			e.pop()
+	for {
+		l := e.first()
+		if l < 0 {
+			return false
+		}
+		top := e.lanes[l][0]
+		var ev E
+		if s := top.slot; l == 1 {
+			ev = e.far(s)
+		} else {
+			if e.slots[s].dead {
+				e.pop(l)
+				e.release(s)
+				continue
+			}
+			ev = e.slots[s].ev
 			e.release(s)
-			continue
 		}
 		// The entry stays at the root until the handler schedules (see hole).
-		e.hole = true
-		ev := e.evs[s]
-		e.release(s)
+		e.hole = l
 		e.now = top.at
 		e.handled++
 		e.handle(top.at, ev)
 		return true
 	}
-	return false
 }
 
-// fill removes the handled event's entry left at the root, if any.
+// fill removes the handled event's entry left at a root, if any.
 func (e *Engine[E]) fill() {
-	if e.hole {
-		e.hole = false
-		e.pop()
+	if l := e.hole; l >= 0 {
+		e.hole = -1
+		e.pop(l)
 	}
 }
 
 // release frees the slot of an event that came up: its timer no longer matches.
 func (e *Engine[E]) release(s uint32) {
+	sl := &e.slots[s]
 	var zero E
-	e.evs[s] = zero
-	e.dead[s] = false
-	e.gens[s]++
-	if e.gens[s] == 0 {
-		e.gens[s] = 1
+	sl.ev = zero
+	sl.dead = false
+	sl.gen++
+	if sl.gen == 0 {
+		sl.gen = 1
 	}
 	e.free = append(e.free, s)
 }
@@ -209,23 +272,25 @@ func (e *Engine[E]) RunUntil(t time.Duration) {
 // live event past its bound because a cancelled one came first.
 func (e *Engine[E]) Next() (time.Duration, bool) {
 	e.fill()
-	for len(e.heap) > 0 {
-		if top := &e.heap[0]; !e.dead[top.slot] {
+	for {
+		l := e.first()
+		if l < 0 {
+			return 0, false
+		}
+		if top := &e.lanes[l][0]; l == 1 || !e.slots[top.slot].dead {
 			return top.at, true
 		}
-		e.release(e.pop().slot)
+		e.release(e.pop(l).slot)
 	}
-	return 0, false
 }
 
 func less(a, b *entry) bool {
 	return a.at < b.at || (a.at == b.at && a.seq < b.seq)
 }
 
-// up and down maintain the 4-ary heap invariant:
+// up and down maintain the 4-ary heap invariant of a lane h:
 // less(h[i], h[(i−1)/4]) is false for every i > 0: a parent never comes after its children.
-func (e *Engine[E]) up(i int) {
-	h := e.heap
+func up(h []entry, i int) {
 	x := h[i]
 	for i > 0 {
 		p := (i - 1) / 4
@@ -238,21 +303,21 @@ func (e *Engine[E]) up(i int) {
 	h[i] = x
 }
 
-func (e *Engine[E]) pop() entry {
-	h := e.heap
+// pop removes and returns the root of lane l.
+func (e *Engine[E]) pop(l int) entry {
+	h := e.lanes[l]
 	top := h[0]
 	n := len(h) - 1
 	x := h[n]
-	e.heap = h[:n]
+	e.lanes[l] = h[:n]
 	if n > 0 {
-		e.down(x)
+		down(h[:n], x)
 	}
 	return top
 }
 
-// down puts x at the root, replacing what is there, and sifts it down to its place.
-func (e *Engine[E]) down(x entry) {
-	h := e.heap
+// down puts x at the root of h, replacing what is there, and sifts it down to its place.
+func down(h []entry, x entry) {
 	n := len(h)
 	i := 0
 	for {

@@ -72,9 +72,9 @@ func TestRunUntilSkipsCancelledTop(t *testing.T) {
 	assert.False(t, ok)
 }
 
-// TestEngineMatchesSortedModel: any interleaving of scheduling, cancelling and stepping
-// handles the live events in (time, insertion) order, also across renumberings of the
-// sequence, and a fired or cancelled timer cannot be cancelled.
+// TestEngineMatchesSortedModel: any interleaving of scheduling (in either lane), cancelling
+// and stepping handles the live events in (time, insertion) order, also across renumberings
+// of the sequence, and a fired or cancelled timer cannot be cancelled.
 func TestEngineMatchesSortedModel(t *testing.T) {
 	type ev struct {
 		at  time.Duration
@@ -85,9 +85,11 @@ func TestEngineMatchesSortedModel(t *testing.T) {
 		var fired []ev
 		var live []ev
 		timers := map[int]Timer{}
+		far := map[uint32]ev{} // events in the far lane, by id: not cancellable
 		seq := 0
 		inStep := false // handlers schedule during Step (not RunUntil, whose expectation is fixed up front)
 		var e *Engine[ev]
+		var schedule func(ev)
 		e = NewEngine(func(now time.Duration, x ev) {
 			if now != x.at {
 				fired = append(fired, ev{-1, -1})
@@ -95,11 +97,21 @@ func TestEngineMatchesSortedModel(t *testing.T) {
 			fired = append(fired, x)
 			if inStep && r.IntN(2) == 0 { // scheduling from a handler, also at the same instant
 				y := ev{now + time.Duration(r.IntN(3)*r.IntN(10)), seq}
-				timers[seq] = e.At(y.at, y)
+				schedule(y)
 				live = append(live, y)
 				seq++
 			}
 		})
+		e.far = func(id uint32) ev { return far[id] }
+		// schedule schedules x in either lane: one order.
+		schedule = func(x ev) {
+			if r.IntN(2) == 0 {
+				far[uint32(x.seq)] = x
+				e.atFar(x.at, uint32(x.seq))
+				return
+			}
+			timers[x.seq] = e.At(x.at, x)
+		}
 		if r.IntN(2) == 0 {
 			e.maxSeq = uint32(3 + r.IntN(40)) // renumber often: order must survive it
 		}
@@ -107,11 +119,14 @@ func TestEngineMatchesSortedModel(t *testing.T) {
 			switch k := r.IntN(10); {
 			case k < 5:
 				x := ev{e.Now() + time.Duration(r.IntN(20)), seq}
-				timers[seq] = e.At(x.at, x)
+				schedule(x)
 				live = append(live, x)
 				seq++
 			case k < 7 && len(live) > 0:
 				i := r.IntN(len(live))
+				if _, ok := far[uint32(live[i].seq)]; ok {
+					continue // far events cannot be cancelled
+				}
 				if !e.Cancel(timers[live[i].seq]) {
 					return fmt.Sprintf("cancel of live event %v failed", live[i])
 				}

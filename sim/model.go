@@ -235,6 +235,7 @@ func newModel(sc *Scenario, seed uint64, rep int) (*model, error) {
 	}
 	m := &model{sc: sc, end: sc.Duration + sc.drain()}
 	m.eng = NewEngine(m.handle)
+	m.eng.far = func(t uint32) event { return event{kind: evArrival, id: int32(t)} }
 	tenants := expand(sc)
 	m.ten = make([]tenantState, len(tenants))
 	for i, t := range tenants {
@@ -396,7 +397,7 @@ func (m *model) nextArrival(t int32, after time.Duration) {
 	}
 	m.arriving++
 	ts.arrivals++
-	m.eng.At(at, event{kind: evArrival, id: t})
+	m.eng.atFar(at, uint32(t))
 }
 
 func (m *model) handle(now time.Duration, ev event) {
