@@ -101,16 +101,35 @@ func (a Arrivals) Validate() error {
 }
 
 // arrivalGen generates one tenant's arrival times from its own stream.
+// What a Poisson arrival reads comes first, before the Arrivals it was made from: with
+// 100,000 tenants every arrival is a cache miss, and this keeps it to one line.
 type arrivalGen struct {
-	a       Arrivals
 	r       *rand.Rand
-	gap     float64 // mean gap at the base rate, ns
-	maxRate float64 // thinning bound, relative to the base rate
-	next    int     // trace position
+	gap     float64   // mean gap at the base rate, ns
+	maxRate float64   // thinning bound, relative to the base rate
+	next    int       // trace position
+	kind    uint8     // a.Kind
+	a       *Arrivals // the scenario's, shared by a tenant's replicas
 }
 
-func newArrivalGen(a Arrivals, r *rand.Rand) arrivalGen {
+// Arrival kinds, as arrivalGen.kind.
+const (
+	genPoisson uint8 = iota
+	genConstant
+	genDiurnal
+	genTrace
+)
+
+func newArrivalGen(a *Arrivals, r *rand.Rand) arrivalGen {
 	g := arrivalGen{a: a, r: r}
+	switch a.Kind {
+	case "constant":
+		g.kind = genConstant
+	case "diurnal":
+		g.kind = genDiurnal
+	case "trace":
+		g.kind = genTrace
+	}
 	if a.Rate > 0 {
 		g.gap = 1e9 / a.Rate
 	}
@@ -130,7 +149,7 @@ func newArrivalGen(a Arrivals, r *rand.Rand) arrivalGen {
 // factor returns the rate multiplier at time t.
 func (g *arrivalGen) factor(t time.Duration) float64 {
 	f := 1.0
-	if g.a.Kind == "diurnal" {
+	if g.kind == genDiurnal {
 		f = 1 + float64(g.a.Amplitude*math.Sin(2*math.Pi*float64(t)/float64(g.a.Period))) // float64(): no FMA (see doc)
 	}
 	for _, b := range g.a.Bursts {
@@ -148,25 +167,25 @@ func (g *arrivalGen) factor(t time.Duration) float64 {
 
 // after returns the first arrival after t, or false when there are no more.
 func (g *arrivalGen) after(t time.Duration) (time.Duration, bool) {
-	switch g.a.Kind {
-	case "trace":
+	switch g.kind {
+	case genTrace:
 		if g.next >= len(g.a.Times) {
 			return 0, false
 		}
 		g.next++
 		return max(g.a.Times[g.next-1], t), true
-	case "constant":
+	case genConstant:
 		if g.maxRate == 1 {
 			return t + time.Duration(math.Round(g.gap)), true
 		}
 	}
-	if g.maxRate == 1 && g.a.Kind != "diurnal" {
+	if g.maxRate == 1 && g.kind != genDiurnal {
 		return t + time.Duration(math.Round(g.r.ExpFloat64()*g.gap)), true
 	}
 	// A varying rate: Lewis–Shedler thinning against the largest rate (exact for Poisson).
 	// Constant arrivals with bursts step at the local rate instead.
 	for {
-		if g.a.Kind == "constant" {
+		if g.kind == genConstant {
 			return t + time.Duration(math.Round(g.gap/g.factor(t))), true
 		}
 		t += time.Duration(math.Round(g.r.ExpFloat64() * g.gap / g.maxRate))

@@ -128,12 +128,153 @@ func (s *sketcher) of(b *bins) *ddsketch.DDSketch {
 	return s.sk
 }
 
+// ofLat is of for kind k of b.
+func (s *sketcher) ofLat(b *latBins, k int) *ddsketch.DDSketch {
+	if b.empty(k) {
+		return nil
+	}
+	s.sk.Clear()
+	b.addTo(k, s.pos)
+	return s.sk
+}
+
 // index returns the bin of positive value v as a sketch would file it, and false if a sketch
 // would refuse it (beyond MaxIndexableValue). Values are at least 1 here, far above the
 // least indexable value, which sketches file as zero.
-func index(m mapping.IndexMapping, v float64) (int32, bool) {
+func index(m *mapping.CubicallyInterpolatedMapping, v float64) (int32, bool) {
 	if v > m.MaxIndexableValue() {
 		return 0, false
 	}
 	return int32(m.Index(v)), true
+}
+
+// latBins are one tenant's bins of its four latencies (the kinds latAdmission..latTotal),
+// kept together: a measured job adds its four indices as one record of raw, so that a
+// completion writes one place instead of four arrays (with 100,000 tenants each is a cache
+// miss), and a tenant has one growing array instead of four. Once the records outnumber half
+// the bins their kinds span (checked when raw is full, as bins does: dense counts of 8 bytes
+// are then no larger than records of 16), each kind keeps dense counts instead, so memory
+// stays bounded by the spans however many jobs complete. Queries see each kind as its own
+// multiset of indices, as bins would hold it: the sketches answer the same. The zero value
+// is empty.
+type latBins struct {
+	raw    []int32            // nLat indices per measured job, noIndex for a value not kept
+	lo, hi [nLat]int32        // per kind with values: raw: the least and greatest index; dense: counts cover [lo, hi]
+	has    uint8              // bit k: kind k has values
+	dense  *[nLat]denseCounts // nil until dense
+}
+
+// noIndex marks a value a sketch refused (beyond MaxIndexableValue) or a kind not recorded
+// (the admission lag without admission). Indices of values >= 1 are >= 0 (the mapping's
+// logarithm is >= 0 there and its offset is 0), so no index is noIndex.
+const noIndex = math.MinInt32
+
+// denseCounts are a kind's dense counts: counts[i] is the count of index lo+i.
+type denseCounts []uint64
+
+// add adds one job's indices, one per kind (noIndex: none for that kind).
+func (b *latBins) add(x [nLat]int32) {
+	if d := b.dense; d != nil {
+		for k, i := range x {
+			if i == noIndex {
+				continue
+			}
+			if b.has&(1<<k) == 0 || i < b.lo[k] || i > b.hi[k] {
+				b.widen(k, i)
+			}
+			d[k][i-b.lo[k]]++
+		}
+		return
+	}
+	for k, i := range x {
+		switch {
+		case i == noIndex:
+		case b.has&(1<<k) == 0:
+			b.has |= 1 << k
+			b.lo[k], b.hi[k] = i, i
+		default:
+			b.lo[k], b.hi[k] = min(b.lo[k], i), max(b.hi[k], i)
+		}
+	}
+	if n := len(b.raw); n == cap(b.raw) && n >= nLat*denseAfter && 2*(n/nLat) >= b.span() {
+		b.toDense(x)
+		return
+	}
+	b.raw = append(b.raw, x[:]...)
+}
+
+// span returns the number of bins the kinds with values span.
+func (b *latBins) span() int {
+	n := 0
+	for k := range nLat {
+		if b.has&(1<<k) != 0 {
+			n += int(b.hi[k]-b.lo[k]) + 1
+		}
+	}
+	return n
+}
+
+// toDense moves the records to dense counts, with x, the record being added.
+func (b *latBins) toDense(x [nLat]int32) {
+	d := new([nLat]denseCounts)
+	for k := range nLat {
+		if b.has&(1<<k) != 0 {
+			d[k] = make(denseCounts, b.hi[k]-b.lo[k]+1)
+		}
+	}
+	b.dense = d
+	for j := 0; j < len(b.raw); j += nLat {
+		for k := range nLat {
+			if i := b.raw[j+k]; i != noIndex {
+				d[k][i-b.lo[k]]++
+			}
+		}
+	}
+	b.raw = nil
+	for k, i := range x {
+		if i != noIndex {
+			d[k][i-b.lo[k]]++
+		}
+	}
+}
+
+// widen extends kind k's dense counts to cover index i, with room for as many more bins
+// again on that side, as bins.widen does.
+func (b *latBins) widen(k int, i int32) {
+	if b.has&(1<<k) == 0 {
+		b.has |= 1 << k
+		b.dense[k], b.lo[k], b.hi[k] = make(denseCounts, 1), i, i
+		return
+	}
+	old := b.dense[k]
+	pad := int64(len(old)) / 2
+	lo, hi := int64(b.lo[k]), int64(b.hi[k])
+	if int64(i) < lo {
+		lo = max(int64(i)-pad, math.MinInt32)
+	} else {
+		hi = min(int64(i)+pad, math.MaxInt32)
+	}
+	c := make(denseCounts, hi-lo+1)
+	copy(c[int64(b.lo[k])-lo:], old)
+	b.dense[k], b.lo[k], b.hi[k] = c, int32(lo), int32(hi)
+}
+
+// empty reports whether kind k has no values.
+func (b *latBins) empty(k int) bool { return b.has&(1<<k) == 0 }
+
+// addTo adds kind k's counts to s.
+func (b *latBins) addTo(k int, s store.Store) {
+	if d := b.dense; d != nil {
+		for i, c := range d[k] {
+			if c > 0 {
+				s.AddWithCount(int(b.lo[k])+i, float64(c))
+			}
+		}
+		return
+	}
+	for j := k; j < len(b.raw); j += nLat {
+		if i := b.raw[j]; i != noIndex {
+			s.Add(int(i))
+		}
+	}
 }

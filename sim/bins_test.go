@@ -127,3 +127,81 @@ func TestWindowBinsMatchFreshSketch(t *testing.T) {
 		return ""
 	})
 }
+
+// Each kind of a tenant's latBins answers every quantile exactly as a DDSketch fed that
+// kind's values, whether the records stay raw or go dense, with kinds never recorded (the
+// admission lag without admission), kinds recorded only after the others went dense, values
+// beyond the indexable range, and the merge of several tenants.
+func TestLatBinsMatchSketch(t *testing.T) {
+	forAll(t, "sketches from latBins equal sketches of each kind's values", *trials/5, func(seed uint64) string {
+		r := rand.New(rand.NewPCG(seed, 5))
+		acc := []float64{0.01, 0.02, 0.001, 0.3}[r.IntN(4)]
+		m, err := mapping.NewCubicallyInterpolatedMapping(acc)
+		if err != nil {
+			return err.Error()
+		}
+		newRef := func() *ddsketch.DDSketch {
+			return ddsketch.NewDDSketch(m, store.NewBufferedPaginatedStore(), store.NewBufferedPaginatedStore())
+		}
+		sks := newSketcher(m)
+		var all, allRef [nLat]*ddsketch.DDSketch
+		for k := range nLat {
+			all[k], allRef[k] = ddsketch.NewDDSketch(m, store.NewDenseStore(), store.NewDenseStore()), newRef()
+		}
+		for tenant := range 1 + r.IntN(4) {
+			var b latBins
+			var ref [nLat]*ddsketch.DDSketch
+			var scale [nLat]float64
+			for k := range nLat {
+				ref[k] = newRef()
+				scale[k] = math.Exp(r.Float64() * 30)
+			}
+			skip := r.IntN(nLat + 1) // a kind never recorded (none if nLat)
+			late := r.IntN(nLat + 1) // a kind recorded only in the second half
+			n := []int{0, 1, 5, 31, 32, 33, 200, 3000}[r.IntN(8)]
+			for j := range n {
+				var x [nLat]int32
+				for k := range nLat {
+					x[k] = noIndex
+					if k == skip || (k == late && j < n/2) {
+						continue
+					}
+					v := max(1, r.ExpFloat64()*scale[k])
+					switch r.IntN(50) {
+					case 0:
+						v = 1
+					case 1:
+						v = math.MaxFloat64 // refused by both
+					case 2:
+						v = scale[k] * 1e6 // far out: widens dense counts
+					case 3:
+						v = max(1, scale[k]*1e-6) // and the other way
+					}
+					_ = ref[k].Add(v)
+					if i, ok := index(m, v); ok {
+						x[k] = i
+					}
+				}
+				b.add(x)
+			}
+			if b.dense != nil && len(b.raw) != 0 {
+				return "latBins keep raw records and counts at once"
+			}
+			for k := range nLat {
+				if msg := sameSketch(sks.ofLat(&b, k), ref[k]); msg != "" {
+					return fmt.Sprintf("tenant %d kind %d (%d jobs, accuracy %v, dense %v): %s", tenant, k, n, acc, b.dense != nil, msg)
+				}
+				if !b.empty(k) {
+					b.addTo(k, all[k].GetPositiveValueStore())
+				}
+				_ = allRef[k].MergeWith(ref[k])
+			}
+		}
+		for k := range nLat {
+			if msg := sameSketch(all[k], allRef[k]); msg != "" {
+				return fmt.Sprintf("merged kind %d: %s", k, msg)
+			}
+		}
+		return ""
+	})
+}

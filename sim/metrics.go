@@ -25,16 +25,13 @@ const (
 type recorder struct {
 	window    time.Duration
 	warmup    time.Duration
-	admission bool // admission lags are recorded
-	mapping   mapping.IndexMapping
-	t         []tenantRec
-	lostOpen  int // crashed jobs not yet reaped
+	admission bool                                  // admission lags are recorded
+	mapping   *mapping.CubicallyInterpolatedMapping // concrete: index calls it per value without an interface call
+	t         []tenant                              // the model's tenants: their records hold the recorder's counts and latencies
+	lostOpen  int                                   // crashed jobs not yet reaped
 
-	// the current window
+	// the current window (per tenant: in tenantCounts)
 	winStart        time.Duration
-	winDone         []float64 // completions per tenant in this window
-	winArrived      []float64
-	backlogStart    []float64 // jobs present per tenant at the window's start
 	demand, fair    []float64 // scratch, active tenants only
 	weights2, done2 []float64
 	weights         []float64
@@ -55,22 +52,32 @@ type recorder struct {
 	areaPresent, areaWaiting, lastT float64
 }
 
-type tenantRec struct {
+// tenantCounts are the recorder's counters of a tenant, part of its tenant record: every job
+// touches them, in two cache lines, as it arrives, starts and completes (in about a second,
+// so that what its arrival brought into the cache is still there when it completes).
+type tenantCounts struct {
+	present                                  int // arrived, not finished
+	inSystem                                 int // at the workers
+	area                                     float64
+	lastT                                    float64
+	arrived, admitted, started, completed, n uint64 // n: measured completions
+	measuredArrivals                         uint64
 	// waitArea is the time jobs spent waiting (arrival to start) after Warmup, added as each
-	// starts (and, at the end, for those still waiting): the integral of the number waiting,
-	// kept beside started so that a start touches one line of the record.
-	waitArea                                                               float64
-	arrived, admitted, started, completed, failed, rejected, lost, expired uint64
-	present                                                                int // arrived, not finished
-	inSystem                                                               int // at the workers
-	area, lastT                                                            float64
-	n                                                                      uint64 // measured completions
-	sum, mx                                                                [nLat]float64
-	lat                                                                    [nLat]bins // sketch bins of the latencies
-	measuredArrivals                                                       uint64
+	// starts (and, at the end, for those still waiting): the integral of the number waiting.
+	waitArea float64
+	// the current window: completions, arrivals, and jobs present at its start
+	winDone, winArrived, backlogStart float64
 }
 
-func newRecorder(sc *Scenario, ten []tenantState) *recorder {
+// tenantLats are the recorder's latencies of a tenant (and its rarer counts), part of its
+// tenant record: a completion adds to them.
+type tenantLats struct {
+	sum, mx                         [nLat]float64
+	lat                             latBins // sketch bins of the latencies
+	failed, rejected, lost, expired uint64
+}
+
+func newRecorder(sc *Scenario, ten []tenant) *recorder {
 	acc := sc.Metrics.Accuracy
 	if acc == 0 {
 		acc = 0.01
@@ -81,8 +88,7 @@ func newRecorder(sc *Scenario, ten []tenantState) *recorder {
 	}
 	n := len(ten)
 	r := &recorder{
-		window: sc.window(), warmup: sc.Warmup, admission: sc.Admission != nil, mapping: mp, t: make([]tenantRec, n),
-		winDone: make([]float64, n), winArrived: make([]float64, n), backlogStart: make([]float64, n),
+		window: sc.window(), warmup: sc.Warmup, admission: sc.Admission != nil, mapping: mp, t: ten,
 		weights: make([]float64, n),
 	}
 	for i := range ten {
@@ -113,7 +119,7 @@ func (r *recorder) system(now time.Duration) {
 	r.lastT = t
 }
 
-func (r *recorder) tenantArea(now time.Duration, tr *tenantRec) {
+func (r *recorder) tenantArea(now time.Duration, tr *tenant) {
 	t := float64(now)
 	if now > r.warmup {
 		from := max(tr.lastT, float64(r.warmup))
@@ -130,7 +136,7 @@ func (r *recorder) arrive(now time.Duration, t int32) {
 	tr.present++
 	r.present++
 	r.waiting++
-	r.winArrived[t]++
+	tr.winArrived++
 	if now >= r.warmup {
 		tr.measuredArrivals++
 	}
@@ -178,17 +184,20 @@ func (r *recorder) complete(now time.Duration, j *job) {
 	if j.failed {
 		tr.failed++
 	}
-	r.winDone[j.tenant]++
+	tr.winDone++
 	if j.arrived < r.warmup {
 		return
 	}
 	tr.n++
+	x := [nLat]int32{noIndex, noIndex, noIndex, noIndex}
 	if r.admission { // without admission the lag is always zero: no sketch to feed
-		r.record(tr, latAdmission, j.admitted-j.arrived)
+		x[latAdmission] = r.record(tr, latAdmission, j.admitted-j.arrived)
 	}
-	r.record(tr, latQueue, j.started-j.admitted)
-	r.record(tr, latService, now-j.started)
-	if i, ok := r.record(tr, latTotal, now-j.arrived); ok && int(j.tenant) < r.nSeries {
+	x[latQueue] = r.record(tr, latQueue, j.started-j.admitted)
+	x[latService] = r.record(tr, latService, now-j.started)
+	x[latTotal] = r.record(tr, latTotal, now-j.arrived)
+	tr.lat.add(x)
+	if i := x[latTotal]; i != noIndex && int(j.tenant) < r.nSeries {
 		r.winLat[j.tenant].add(i)
 	}
 	if r.admission {
@@ -199,17 +208,16 @@ func (r *recorder) complete(now time.Duration, j *job) {
 	}
 }
 
-// record adds a measured job's latency d of kind k to tr, and returns its sketch index and
-// whether a sketch takes it.
-func (r *recorder) record(tr *tenantRec, k int, d time.Duration) (int32, bool) {
+// record adds a measured job's latency d of kind k to tr's sum and max, and returns its
+// sketch index, or noIndex if a sketch refuses it.
+func (r *recorder) record(tr *tenant, k int, d time.Duration) int32 {
 	v := float64(d)
 	tr.sum[k] += v
 	tr.mx[k] = max(tr.mx[k], v)
-	i, ok := index(r.mapping, max(v, 1)) // sketches need positive values; 1ns stands for zero
-	if ok {
-		tr.lat[k].add(i)
+	if i, ok := index(r.mapping, max(v, 1)); ok { // sketches need positive values; 1ns stands for zero
+		return i
 	}
-	return i, ok
+	return noIndex
 }
 
 // addWait records a measured job's wait v (ns), whose sketch index is i.
@@ -248,25 +256,42 @@ func (r *recorder) expire(now time.Duration) {
 // and per-series-tenant latency and limiter state.
 func (r *recorder) closeWindow(now time.Duration, m *model) {
 	w := Window{Start: r.winStart, End: now}
-	var capacity float64
-	for i := range r.winDone {
-		capacity += r.winDone[i]
-		w.Completed += uint64(r.winDone[i])
-		w.Arrived += uint64(r.winArrived[i])
+	for i := 0; i < r.nSeries; i++ {
+		tr := &r.t[i]
+		ts := TenantWindow{Completed: uint64(tr.winDone), Arrived: uint64(tr.winArrived)}
+		if wb := &r.winLat[i]; wb.n > 0 {
+			qs, _ := r.winSketcher.of(&wb.bins).GetValuesAtQuantiles(winProbs)
+			ts.P50, ts.P99 = time.Duration(qs[0]), time.Duration(qs[1])
+			wb.reset()
+		}
+		ts.InFlight, ts.Limit, ts.Tokens = -1, -1, math.NaN()
+		if m != nil {
+			m.limiterState(now, int32(i), &ts)
+		}
+		w.Tenants = append(w.Tenants, ts)
 	}
+	// One pass over the tenants: the window's totals and, for tenants with something to do,
+	// their demands; then the next window starts.
+	var capacity float64
+	dem, wts, done := r.demand[:0], r.weights2[:0], r.done2[:0]
+	for i := range r.t {
+		tr := &r.t[i]
+		capacity += tr.winDone
+		w.Completed += uint64(tr.winDone)
+		w.Arrived += uint64(tr.winArrived)
+		// Only tenants with something to do have a fair share; passing just those keeps the
+		// fair share O(active tenants) when most of 100,000 tenants are idle.
+		if d := tr.backlogStart + tr.winArrived; d > 0 || tr.winDone > 0 {
+			dem = append(dem, max(d, tr.winDone))
+			wts = append(wts, r.weights[i])
+			done = append(done, tr.winDone)
+		}
+		tr.backlogStart = float64(tr.present)
+		tr.winDone, tr.winArrived = 0, 0
+	}
+	r.demand, r.weights2, r.done2 = dem, wts, done
 	w.Jain = math.NaN()
 	if capacity > 0 {
-		// Only tenants with something to do have a fair share; passing just those keeps the
-		// window O(active tenants) when most of 100,000 tenants are idle.
-		dem, wts, done := r.demand[:0], r.weights2[:0], r.done2[:0]
-		for i := range r.winDone {
-			if d := r.backlogStart[i] + r.winArrived[i]; d > 0 || r.winDone[i] > 0 {
-				dem = append(dem, max(d, r.winDone[i]))
-				wts = append(wts, r.weights[i])
-				done = append(done, r.winDone[i])
-			}
-		}
-		r.demand, r.weights2, r.done2 = dem, wts, done
 		fair, err := interleave.MaxMinFair(dem, capacity, wts)
 		if err != nil {
 			panic(fmt.Sprintf("sim: max-min fair share: %v", err)) // demands and weights are >= 0 by construction
@@ -282,25 +307,8 @@ func (r *recorder) closeWindow(now time.Duration, m *model) {
 			w.Jain, _ = interleave.Jain(norm) // norm is non-empty and >= 0
 		}
 	}
-	for i := 0; i < r.nSeries; i++ {
-		ts := TenantWindow{Completed: uint64(r.winDone[i]), Arrived: uint64(r.winArrived[i])}
-		if wb := &r.winLat[i]; wb.n > 0 {
-			qs, _ := r.winSketcher.of(&wb.bins).GetValuesAtQuantiles(winProbs)
-			ts.P50, ts.P99 = time.Duration(qs[0]), time.Duration(qs[1])
-			wb.reset()
-		}
-		ts.InFlight, ts.Limit, ts.Tokens = -1, -1, math.NaN()
-		if m != nil {
-			m.limiterState(now, int32(i), &ts)
-		}
-		w.Tenants = append(w.Tenants, ts)
-	}
 	w.Measured = r.winStart >= r.warmup
 	r.windows = append(r.windows, w)
-	for i := range r.winDone {
-		r.backlogStart[i] = float64(r.t[i].present)
-		r.winDone[i], r.winArrived[i] = 0, 0
-	}
 	r.winStart = now
 }
 

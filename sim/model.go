@@ -49,26 +49,32 @@ type job struct {
 	traced   bool // service came from a trace
 }
 
-// tenantState is a tenant's generator state, its fields grouped by the event that reads
-// them: with 100,000 tenants every event is a cache miss, so an arrival and a start each
-// read a few adjacent lines. The random streams live here too, not behind pointers.
-type tenantState struct {
-	// arrivals
+// tenant is all the per-tenant state of a run, the generator's and the recorder's, in one
+// record whose fields are grouped by the event that reads them: with 100,000 tenants every
+// event is a cache miss, and an arrival reads the record's first five lines, adjacent,
+// instead of lines in two arrays (the recorder's parts are documented in metrics.go). The
+// random streams live here too, not behind pointers.
+type tenant struct {
+	// arrivals, and what the admission policy's callbacks read as the job is staged and
+	// admitted (its partition name, throttle limit and concurrency cap)
 	arrivals int
-	done     bool // no more arrivals
+	name     string
+	limit    tokenbucket.Limit
+	maxIn    int
 	prio     int
-	services []time.Duration // per trace record, if any
-	gen      arrivalGen
+	tenantCounts
 	rng      [2]stream // arrivals, service
+	gen      arrivalGen
+	services []time.Duration // per trace record, if any
+	done     bool            // no more arrivals
 	// starts
 	svc      sampler
 	fail     *rand.Rand
 	failRate float64
+	// completions
+	tenantLats
 	// the rest
-	name    string
 	weight  float64
-	limit   tokenbucket.Limit
-	maxIn   int
 	hashKey uint64
 }
 
@@ -122,7 +128,7 @@ func (q *ring) popBack() int32 {
 type model struct {
 	sc   *Scenario
 	eng  *Engine[event]
-	ten  []tenantState
+	ten  []tenant
 	wk   []workerState
 	idle idleSet // idle active workers (central queue)
 	jobs []job
@@ -152,7 +158,7 @@ type model struct {
 	lastAdmitted bool // the last tick admitted jobs: the loop's next sleep is TickInterval
 	tickTimer    Timer
 	staged       int     // staged, not yet admitted
-	stagedBy     []int32 // per tenant
+	stagedBy     []int32 // per tenant (event-driven ticks only, as stagedSet and inSet)
 	stagedSet    []int32 // tenants with staged jobs (event-driven throttle ticks)
 	inSet        []bool
 	admitBuf     []admission.Admitted[jobCtx]
@@ -189,11 +195,12 @@ func (p workerPool) QueueLen(i int) int { // strategy.Pool's load: waiting plus 
 }
 func (p workerPool) Idle(i int) bool { return !p.m.wk[i].busy }
 
-// expand lists the scenario's tenants, replicating those with Count > 1. The names of
+// expand lists the scenario's tenants, replicating those with Count > 1, and the index in
+// sc.Tenants of each one's entry. The names of
 // replicas share one backing string, built in one allocation: with 100,000 tenants that is
 // 100,000 fewer small allocations, and the admission policy, which reads a job's name to find
 // its partition, reads it from a few dense pages.
-func expand(sc *Scenario) []Tenant {
+func expand(sc *Scenario) (out []Tenant, groups []int32) {
 	n, size := 0, 0
 	for _, t := range sc.Tenants {
 		n += max(t.Count, 1)
@@ -212,11 +219,13 @@ func expand(sc *Scenario) []Tenant {
 		}
 	}
 	names := string(buf)
-	out := make([]Tenant, 0, n)
+	out = make([]Tenant, 0, n)
+	groups = make([]int32, 0, n)
 	k, off := 0, 0
-	for _, t := range sc.Tenants {
+	for g, t := range sc.Tenants {
 		if t.Count <= 1 {
 			out = append(out, t)
+			groups = append(groups, int32(g))
 			continue
 		}
 		for range t.Count {
@@ -224,9 +233,10 @@ func expand(sc *Scenario) []Tenant {
 			c.Name, off = names[off:ends[k]], ends[k]
 			k++
 			out = append(out, c)
+			groups = append(groups, int32(g))
 		}
 	}
-	return out
+	return out, groups
 }
 
 func newModel(sc *Scenario, seed uint64, rep int) (*model, error) {
@@ -236,13 +246,15 @@ func newModel(sc *Scenario, seed uint64, rep int) (*model, error) {
 	m := &model{sc: sc, end: sc.Duration + sc.drain()}
 	m.eng = NewEngine(m.handle)
 	m.eng.far = func(t uint32) event { return event{kind: evArrival, id: int32(t)} }
-	tenants := expand(sc)
-	m.ten = make([]tenantState, len(tenants))
+	tenants, groups := expand(sc)
+	m.ten = make([]tenant, len(tenants))
 	for i, t := range tenants {
 		ts := &m.ten[i]
 		ts.name, ts.prio, ts.failRate = t.Name, t.Priority, t.FailureRate
 		ts.weight = float64(max(t.Weight, 1))
-		ts.gen = newArrivalGen(t.Arrivals, ts.rng[0].init(seed, rep, "arrivals/"+t.Name))
+		// The scenario's entry, not the replica's copy: the copies are dropped after setup.
+		a := &sc.Tenants[groups[i]].Arrivals
+		ts.gen = newArrivalGen(a, ts.rng[0].init(seed, rep, "arrivals/"+t.Name))
 		ts.svc = newSampler(t.Service, ts.rng[1].init(seed, rep, "service/"+t.Name))
 		if t.FailureRate > 0 {
 			ts.fail = Stream(seed, rep, "failure/"+t.Name)
@@ -316,8 +328,10 @@ func newStrategy(name string, r *rand.Rand) (strategy.Strategy, error) {
 
 func (m *model) buildPolicy(a *Admission) error {
 	m.eventTicks = a.EventDriven
-	m.stagedBy = make([]int32, len(m.ten))
-	m.inSet = make([]bool, len(m.ten))
+	if m.eventTicks {
+		m.stagedBy = make([]int32, len(m.ten))
+		m.inSet = make([]bool, len(m.ten))
+	}
 	m.tickEvery = a.TickInterval
 	if m.tickEvery == 0 {
 		m.tickEvery = 50 * time.Millisecond
@@ -474,9 +488,11 @@ func (m *model) arrive(now time.Duration, t int32) {
 		panic(fmt.Sprintf("sim: staging %s: %v", jb.ID, err)) // IDs are unique per slot: a bug
 	}
 	m.staged++
-	if m.stagedBy[t]++; !m.inSet[t] {
-		m.inSet[t] = true
-		m.stagedSet = append(m.stagedSet, t)
+	if m.eventTicks { // for nextToken, which only event-driven ticks call
+		if m.stagedBy[t]++; !m.inSet[t] {
+			m.inSet[t] = true
+			m.stagedSet = append(m.stagedSet, t)
+		}
 	}
 	switch {
 	case m.eventTicks:
@@ -557,7 +573,9 @@ func (m *model) tick(now time.Duration) {
 		m.jobs[s].admitted = now
 		m.leases = append(m.leases, leaseRec{at: now, slot: s, gen: m.slotGen[s]})
 		m.staged--
-		m.stagedBy[t]--
+		if m.eventTicks {
+			m.stagedBy[t]--
+		}
 		m.rec.admit(now, t)
 		m.dispatch(now, s)
 	}

@@ -29,7 +29,7 @@ func TestArrivalRates(t *testing.T) {
 		{"diurnal", Arrivals{Kind: "diurnal", Rate: 3, Amplitude: 0.8, Period: 1000 * time.Second}, 3},
 	} {
 		require.NoError(t, tc.a.Validate(), tc.name)
-		g := newArrivalGen(tc.a, Stream(1, 0, tc.name))
+		g := newArrivalGen(&tc.a, Stream(1, 0, tc.name))
 		n, at := 0, time.Duration(0)
 		for {
 			next, ok := g.after(at)

@@ -189,25 +189,25 @@ func (m *model) result(seed uint64, rep int) *Result {
 		}
 		qs := [nLat]*Quantiles{&t.Admission, &t.Queue, &t.Service, &t.Total}
 		for k := range nLat {
-			sk := sks.of(&tr.lat[k])
+			sk := sks.ofLat(&tr.lat, k)
 			if k == latTotal && i < r.nSeries {
 				t.TotalCDF = cdf(sk, time.Duration(tr.mx[latTotal]))
 			}
 			fill(qs[k], sk, tr.sum[k], tr.mx[k], tr.n)
 			sum[k] += tr.sum[k]
 			mx[k] = math.Max(mx[k], tr.mx[k])
-			if !tr.lat[k].empty() {
+			if !tr.lat.empty(k) {
 				if allBins[k] == nil {
 					allBins[k] = store.NewDenseStore()
 				}
-				tr.lat[k].addTo(allBins[k])
+				tr.lat.addTo(k, allBins[k])
 			}
 		}
 		if i < r.nSeries {
 			if r.admission {
 				t.WaitCDF = cdf(sks.of(&r.waitSeries[i]), time.Duration(r.waitMaxSeries[i]))
 			} else {
-				t.WaitCDF = cdf(sks.of(&tr.lat[latQueue]), time.Duration(tr.mx[latQueue]))
+				t.WaitCDF = cdf(sks.ofLat(&tr.lat, latQueue), time.Duration(tr.mx[latQueue]))
 			}
 		}
 		ov.Arrived += t.Arrived
