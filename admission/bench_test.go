@@ -185,7 +185,7 @@ func BenchmarkStage(b *testing.B) {
 // so are the first ticks, which create every partition's gate state (a one-time cost,
 // O(partitions)).
 func BenchmarkTick(b *testing.B) {
-	for _, backlog := range []int{1_000, 1_000_000} {
+	for _, backlog := range []int{1_000, 10_000, 100_000, 1_000_000} {
 		for _, impl := range impls {
 			b.Run(fmt.Sprintf("backlog=%d/tenants=10000/impl=%s", backlog, impl), func(b *testing.B) {
 				t := newTicker(b, impl, 10_000)

@@ -137,6 +137,9 @@ func run(in, out, format string, w io.Writer) error {
 		}
 		p.X.Min /= 1.5
 		p.X.Max *= 1.5
+		if !f.logY {
+			p.Y.Min = 0 // a linear axis from zero, so that ratios read as heights
+		}
 		path := filepath.Join(out, f.name+"."+format)
 		if err := p.Save(7*vg.Inch, 4.5*vg.Inch, path); err != nil {
 			return err
