@@ -98,11 +98,13 @@
 // Stage is O(1) amortised with one allocation (the job record, recycled in steady state).
 // Tick is O(BatchSize + keys visited) plus the gates' work on the batch; it does not grow
 // with the backlog. Start, Complete and Revert are O(gates). Held jobs are found by ID in an
-// open-addressing table hashed once per call. Built-in gates keep their per-partition state
-// in slices indexed by the policy's partition (a gate with its own PartitionBy interns its
-// keys and forgets those without state), so a tick hashes no partition key; their memory
-// is O(partitions) like the policy's own, and the throttle stores a token bucket only for a
-// partition whose bucket is not full. A Policy is safe for concurrent use: one mutex guards
-// it, so many goroutines may stage while one ticks; gates run under it and must not call back
-// into the Policy. Nothing reads the clock: every method takes now.
+// open-addressing table hashed once per call. Stage finds a job's partition by hashing its
+// key, or, with Config.PartitionIndex, in a slice by the index. Built-in gates keep their
+// per-partition state in slices indexed by the policy's partition (a gate with its own
+// PartitionBy interns its keys and forgets those without state), so a tick hashes no
+// partition key; their memory is O(partitions) like the policy's own, and the throttle
+// stores a token bucket only for a partition whose bucket is not full. A Policy is safe for
+// concurrent use: one mutex guards it, so many goroutines may stage while one ticks; gates
+// run under it and must not call back into the Policy. Nothing reads the clock: every method
+// takes now.
 package admission

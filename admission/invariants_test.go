@@ -19,6 +19,11 @@ func checkInvariants[C any](p *Policy[C]) error {
 	if len(nodes) != p.jobs.len() {
 		return fmt.Errorf("job table counts %d, holds %d", p.jobs.len(), len(nodes))
 	}
+	for i, pt := range p.byIndex {
+		if pt != nil && p.parts[pt.key] != pt {
+			return fmt.Errorf("partition index %d is partition %q, which is not that key's", i, pt.key)
+		}
+	}
 	for _, n := range nodes {
 		id := n.job.ID
 		if p.jobs.get(id) != n {

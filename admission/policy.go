@@ -2,6 +2,7 @@ package admission
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -28,6 +29,13 @@ type Config[C any] struct {
 	// PartitionBy names a job's partition: the unit of Stats and Pause, and the default
 	// partition of every gate. Nil puts every job in partition "default".
 	PartitionBy func(C) string
+	// PartitionIndex, if set, numbers PartitionBy's partitions with small non-negative
+	// integers, so that a job's partition is found in a slice by its index instead of by
+	// hashing its key (with many partitions the hash table's lines are cache misses). Jobs
+	// with the same index must have the same key (several indexes may share a key); a
+	// negative index means none, and the key is looked up. The policy keeps a slice as long
+	// as the greatest index, so indexes should be dense. It requires PartitionBy.
+	PartitionIndex func(C) int
 	// BatchSize is the most jobs one tick fetches (and so admits). Zero means 500.
 	BatchSize int
 	// Quantum is how many jobs each round-robin key gets in a tick's first phase. Zero means 50.
@@ -58,6 +66,8 @@ func (c *Config[C]) validate() error {
 		return fmt.Errorf("admission: Lease must be >= 0 (0 means %v), got %v", DefaultLease, c.Lease)
 	case c.Order != Ascending && c.Order != Descending:
 		return fmt.Errorf("admission: Order must be Ascending or Descending, got %d", c.Order)
+	case c.PartitionIndex != nil && c.PartitionBy == nil:
+		return errors.New("admission: PartitionIndex requires PartitionBy")
 	}
 	names := map[string]bool{}
 	for i, g := range c.Gates {
@@ -196,6 +206,7 @@ type Policy[C any] struct {
 	delay    heapOf[delayEntry[C]]
 	leases   heapOf[leaseEntry[C]]
 	parts    map[string]*partition[C]
+	byIndex  []*partition[C] // by Config.PartitionIndex, nil where not yet seen
 	partList []*partition[C] // first-appearance order, for Stats
 	byKey    []int32         // partition ids sorted by key, for Stats (see partitionsByKey)
 	paused   map[string]bool
@@ -394,10 +405,28 @@ func (p *Policy[C]) stage(now time.Time, j Job[C]) {
 
 // partition returns the partition of context c, creating it. It requires p.mu.
 func (p *Policy[C]) partition(c C) *partition[C] {
+	if p.cfg.PartitionIndex != nil {
+		if i := p.cfg.PartitionIndex(c); i >= 0 {
+			if i < len(p.byIndex) && p.byIndex[i] != nil {
+				return p.byIndex[i]
+			}
+			pt := p.partitionByKey(p.cfg.PartitionBy(c))
+			for i >= len(p.byIndex) {
+				p.byIndex = append(p.byIndex, nil)
+			}
+			p.byIndex[i] = pt
+			return pt
+		}
+	}
 	key := "default"
 	if p.cfg.PartitionBy != nil {
 		key = p.cfg.PartitionBy(c)
 	}
+	return p.partitionByKey(key)
+}
+
+// partitionByKey returns the partition of key, creating it. It requires p.mu.
+func (p *Policy[C]) partitionByKey(key string) *partition[C] {
 	pt := p.parts[key]
 	if pt == nil {
 		pt = &partition[C]{key: key, id: int32(len(p.partList)), paused: p.paused[key]}

@@ -386,6 +386,28 @@ func TestGateContractEnforced(t *testing.T) {
 	assert.Contains(t, gs.LastError, "not in its batch, or returned it twice")
 }
 
+// TestPartitionIndex: partitions found by index are those found by key, whether an index is
+// first seen with a new key or with one already known under another index, and jobs with no
+// index (negative) are looked up by key.
+func TestPartitionIndex(t *testing.T) {
+	index := map[string]int{"a": 3, "b": 0, "b2": -1}
+	p := newPolicy(t, Config[tctx]{
+		PartitionIndex: func(c tctx) int { return index[c.Tenant] },
+		// "b2" is "b" by key: several indexes, or none, may share a key.
+		PartitionBy: func(c tctx) string { return strings.TrimSuffix(c.Tenant, "2") },
+		Gates:       []Gate[tctx]{Concurrency(Const[tctx](1))},
+	})
+	stage(t, p, t0, job("1", "b2"), job("2", "a"), job("3", "b"), job("4", "a"), job("5", "b2"))
+	assert.Equal(t, "1 2", tick(t, p, t0))
+	var keys []string
+	for _, s := range p.Stats(t0).Partitions {
+		keys = append(keys, fmt.Sprintf("%s:%d/%d", s.Key, s.Admitted, s.Pending))
+	}
+	assert.Equal(t, []string{"b:1/2", "a:1/1"}, keys)
+	complete(t, p, t0, "1")
+	assert.Equal(t, "3", tick(t, p, t0))
+}
+
 func TestConfigErrors(t *testing.T) {
 	th := Throttle(Const[tctx](tokenbucket.Every(time.Second, 1)))
 	_, err := New(Config[tctx]{Gates: []Gate[tctx]{th}})
@@ -398,6 +420,7 @@ func TestConfigErrors(t *testing.T) {
 		{Config[tctx]{Quantum: -2}, "admission: Quantum must be >= 0 (0 means 50), got -2"},
 		{Config[tctx]{Lease: -time.Second}, "admission: Lease must be >= 0 (0 means 15m0s), got -1s"},
 		{Config[tctx]{Order: 7}, "admission: Order must be Ascending or Descending, got 7"},
+		{Config[tctx]{PartitionIndex: func(tctx) int { return 0 }}, "admission: PartitionIndex requires PartitionBy"},
 		{Config[tctx]{Gates: []Gate[tctx]{nil}}, "admission: Gates[0] is nil"},
 		{Config[tctx]{Gates: []Gate[tctx]{GlobalCap[tctx](1), GlobalCap[tctx](2)}}, `admission: Gates[1]: duplicate gate name "global_cap"`},
 		{Config[tctx]{Gates: []Gate[tctx]{GlobalCap[tctx](-1)}}, "admission: Gates[0] (global_cap): max must be >= 0, got -1"},

@@ -111,15 +111,32 @@ func newMachine(seed uint64) (*machine, error) {
 	if r.IntN(2) == 0 {
 		order = Descending
 	}
-	var err error
-	m.p, err = New(Config[tctx]{
+	cfg := Config[tctx]{
 		Gates: gates, PartitionBy: byTenant, BatchSize: 1 + r.IntN(6), Quantum: 1 + r.IntN(3),
 		Lease: time.Duration(10+r.IntN(50)) * time.Second, Order: order,
-	})
+	}
+	if seed%2 == 1 { // (from the seed, not r: the histories stay those of the seed)
+		// Partitions numbered by PartitionIndex, "c" without an index (looked up by key):
+		// the same behaviour.
+		cfg.PartitionIndex = tenantIndex
+	}
+	var err error
+	m.p, err = New(cfg)
 	if m.fetch != nil {
 		m.fetch.p = m.p
 	}
 	return m, err
+}
+
+// tenantIndex numbers the machine's tenants a and b; c has no index.
+func tenantIndex(c tctx) int {
+	switch c.Tenant {
+	case "a":
+		return 0
+	case "b":
+		return 1
+	}
+	return -1
 }
 
 // newJob returns a random job with the next ID.

@@ -383,7 +383,10 @@ func (m *model) buildPolicy(a *Admission) error {
 	m.policy, err = admission.New(admission.Config[jobCtx]{
 		Gates:       gates,
 		PartitionBy: func(c jobCtx) string { return m.ten[c.tenant].name },
-		BatchSize:   a.BatchSize, Quantum: a.Quantum, Lease: a.Lease, Order: order,
+		// A tenant's index determines its name: it numbers its partition, which saves
+		// hashing its name per job (with 100,000 tenants, cache misses in the table).
+		PartitionIndex: func(c jobCtx) int { return int(c.tenant) },
+		BatchSize:      a.BatchSize, Quantum: a.Quantum, Lease: a.Lease, Order: order,
 	})
 	return err
 }
