@@ -157,6 +157,7 @@ func (m *model) run() {
 func (m *model) result(seed uint64, rep int) *Result {
 	now := m.eng.Now()
 	r := m.rec
+	r.flushLat()
 	r.system(now)
 	if len(r.windows) == 0 || r.windows[len(r.windows)-1].End < now {
 		r.closeWindow(now, m)
