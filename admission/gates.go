@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"slices"
 	"time"
 
 	"github.com/dispatchlab/dispatchlab/tokenbucket"
@@ -210,8 +211,9 @@ func (b *gateBase[C]) fail(err error) {
 
 // grouper reorders a batch partition-contiguously, partitions in first-appearance order,
 // jobs in batch order within a partition: Ruby's group_by, as dispatch_policy's throttle,
-// concurrency and adaptive gates emit their survivors. It groups by slot with a mark per
-// slot, so grouping hashes nothing, and reuses its buffers.
+// concurrency and adaptive gates emit their survivors. It groups by slot, searching the
+// groups so far in a small batch and with a mark per slot in a larger one, so grouping hashes
+// nothing, and reuses its buffers.
 type grouper[C any] struct {
 	slots  []int32 // group g's slot
 	starts []int   // group g is out[starts[g]:starts[g+1]]
@@ -237,6 +239,27 @@ func (g *grouper[C]) group(batch []Candidate[C], b *gateBase[C]) {
 		return
 	}
 	counts := g.starts[:0]
+	if len(batch) <= smallGroup {
+		// A few jobs (a busy simulator's usual tick): find each slot among the groups so far,
+		// which reads no per-slot mark (with many partitions, a cache miss per job).
+		for i := range batch {
+			s := b.slot(&batch[i])
+			if s < 0 {
+				g.gid = append(g.gid, -1)
+				continue
+			}
+			id := int32(slices.Index(g.slots, s))
+			if id < 0 {
+				id = int32(len(g.slots))
+				g.slots = append(g.slots, s)
+				counts = append(counts, 0)
+			}
+			counts[id]++
+			g.gid = append(g.gid, id)
+		}
+		g.place(batch, counts)
+		return
+	}
 	if g.call++; g.call == 0 { // wrapped: old marks could match
 		clear(g.mark)
 		g.call = 1
@@ -260,6 +283,15 @@ func (g *grouper[C]) group(batch []Candidate[C], b *gateBase[C]) {
 		counts[id]++
 		g.gid = append(g.gid, id)
 	}
+	g.place(batch, counts)
+}
+
+// smallGroup is the largest batch that group groups by searching its groups (at most
+// smallGroup compares per job) rather than by marking slots.
+const smallGroup = 8
+
+// place lays out batch's jobs by group, given each group's count (g.gid holds each job's).
+func (g *grouper[C]) place(batch []Candidate[C], counts []int) {
 	// counts → starts (prefix sums), then place each job.
 	sum := 0
 	for i, c := range counts {
