@@ -34,7 +34,8 @@ type Config[C any] struct {
 	// hashing its key (with many partitions the hash table's lines are cache misses). Jobs
 	// with the same index must have the same key (several indexes may share a key); a
 	// negative index means none, and the key is looked up. The policy keeps a slice as long
-	// as the greatest index, so indexes should be dense. It requires PartitionBy.
+	// as the greatest index, so indexes should be dense: an index beyond twice the number of
+	// partitions (plus 4096) is not kept, its key is looked up. It requires PartitionBy.
 	PartitionIndex func(C) int
 	// BatchSize is the most jobs one tick fetches (and so admits). Zero means 500.
 	BatchSize int
@@ -411,10 +412,14 @@ func (p *Policy[C]) partition(c C) *partition[C] {
 				return p.byIndex[i]
 			}
 			pt := p.partitionByKey(p.cfg.PartitionBy(c))
-			for i >= len(p.byIndex) {
-				p.byIndex = append(p.byIndex, nil)
+			// The slice stays O(partitions): an index far beyond them (a sparse or
+			// mistaken numbering) is looked up by key instead of growing it.
+			if i < len(p.byIndex) || i < 2*len(p.partList)+4096 {
+				for i >= len(p.byIndex) {
+					p.byIndex = append(p.byIndex, nil)
+				}
+				p.byIndex[i] = pt
 			}
-			p.byIndex[i] = pt
 			return pt
 		}
 	}

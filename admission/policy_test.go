@@ -3,6 +3,7 @@ package admission
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -404,6 +405,27 @@ func TestPartitionIndex(t *testing.T) {
 		keys = append(keys, fmt.Sprintf("%s:%d/%d", s.Key, s.Admitted, s.Pending))
 	}
 	assert.Equal(t, []string{"b:1/2", "a:1/1"}, keys)
+	complete(t, p, t0, "1")
+	assert.Equal(t, "3", tick(t, p, t0))
+}
+
+// TestPartitionIndexSparse: an index far beyond the partitions (here a mistaken numbering)
+// finds its partition by key and does not grow the index slice to its size.
+func TestPartitionIndexSparse(t *testing.T) {
+	index := map[string]int{"a": 1 << 40, "b": math.MaxInt, "c": 7}
+	p := newPolicy(t, Config[tctx]{
+		PartitionIndex: func(c tctx) int { return index[c.Tenant] },
+		PartitionBy:    func(c tctx) string { return c.Tenant },
+		Gates:          []Gate[tctx]{Concurrency(Const[tctx](1))},
+	})
+	stage(t, p, t0, job("1", "a"), job("2", "b"), job("3", "a"), job("4", "c"), job("5", "b"))
+	assert.Equal(t, "1 2 4", tick(t, p, t0))
+	assert.Len(t, p.byIndex, 8, "only the dense index is kept")
+	var keys []string
+	for _, s := range p.Stats(t0).Partitions {
+		keys = append(keys, fmt.Sprintf("%s:%d/%d", s.Key, s.Admitted, s.Pending))
+	}
+	assert.Equal(t, []string{"a:1/1", "b:1/1", "c:1/0"}, keys)
 	complete(t, p, t0, "1")
 	assert.Equal(t, "3", tick(t, p, t0))
 }
