@@ -74,6 +74,6 @@
 // Metrics.Accuracy (1% by default): a reported quantile is within a factor 1 ± α of the
 // exact value at its rank (and never above the exact maximum); means and maxima are exact.
 // Per tenant, a sketch is kept as the counts of its bins (the bins' indices while they are
-// few), which answers exactly as the sketch does. A direct-queueing M/M/8 runs at 5.5–6
-// million jobs per second on one core, 35–40 times SimPy; see BENCHMARKS.md.
+// few), which answers exactly as the sketch does. A direct-queueing M/M/8 runs at 5.5–7.5
+// million jobs per second on one core, 35–55 times SimPy; see BENCHMARKS.md.
 package sim
