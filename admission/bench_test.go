@@ -76,6 +76,48 @@ type ticker interface {
 	drain(now time.Time, f func(id JobID, tenant int))
 }
 
+// timeTicks times b.N ticks after warm untimed ones, a millisecond apart from t0: tick
+// admits and returns how many it admitted; round, outside the timer, completes and restages
+// them, keeping the backlog constant. It reports the tick's cost per admitted job (ns/job)
+// and jobs/tick.
+func timeTicks(b *testing.B, warm int, tick func(now time.Time) int, round func(now time.Time)) {
+	now, admitted := t0, 0
+	for range warm {
+		now = now.Add(time.Millisecond)
+		tick(now)
+		round(now)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		now = now.Add(time.Millisecond)
+		admitted += tick(now)
+		b.StopTimer()
+		round(now)
+		b.StartTimer()
+	}
+	if admitted > 0 {
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(admitted), "ns/job")
+	}
+	b.ReportMetric(float64(admitted)/float64(b.N), "jobs/tick")
+}
+
+// restage returns timeTicks' round for t: it completes the jobs the last tick admitted and
+// stages as many new ones for the same tenants, with the IDs in spare (which then holds the
+// completed jobs' IDs, for the next round).
+func restage(b *testing.B, t ticker, spare []JobID) func(now time.Time) {
+	return func(now time.Time) {
+		i := 0
+		t.drain(now, func(id JobID, tenant int) {
+			if err := t.Stage(now, spare[i], tenant); err != nil {
+				b.Fatal(err)
+			}
+			spare[i] = id
+			i++
+		})
+	}
+}
+
 type ourTicker struct {
 	ourStager
 	out []Admitted[bctx]
@@ -195,38 +237,9 @@ func BenchmarkTick(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				spare := jobIDs[backlog:]
-				now, admitted := t0, 0
-				round := func() {
-					i := 0
-					t.drain(now, func(id JobID, tenant int) {
-						if err := t.Stage(now, spare[i], tenant); err != nil {
-							b.Fatal(err)
-						}
-						spare[i] = id
-						i++
-					})
-				}
 				// Warm up: twice around the tenants, so that every partition has its gate
 				// state (a bucket, slots) and the figures are the steady state.
-				for range 2 * 10_000 / DefaultBatchSize {
-					now = now.Add(time.Millisecond)
-					t.tick(now)
-					round()
-				}
-				b.ReportAllocs()
-				b.ResetTimer()
-				for range b.N {
-					now = now.Add(time.Millisecond)
-					admitted += t.tick(now)
-					b.StopTimer()
-					round()
-					b.StartTimer()
-				}
-				if admitted > 0 {
-					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(admitted), "ns/job")
-				}
-				b.ReportMetric(float64(admitted)/float64(b.N), "jobs/tick")
+				timeTicks(b, 2*10_000/DefaultBatchSize, t.tick, restage(b, t, jobIDs[backlog:]))
 			})
 		}
 	}
@@ -252,8 +265,11 @@ func BenchmarkTickRoundRobin(b *testing.B) {
 			}
 			spare := jobIDs[backlog:]
 			var out []Admitted[bctx]
-			now, admitted := t0, 0
-			round := func() {
+			tick := func(now time.Time) int {
+				out = p.TickAppend(now, out[:0])
+				return len(out)
+			}
+			timeTicks(b, 2*10_000/DefaultBatchSize, tick, func(now time.Time) {
 				for i, a := range out {
 					if err := p.Complete(now, a.ID, false); err != nil {
 						b.Fatal(err)
@@ -261,26 +277,7 @@ func BenchmarkTickRoundRobin(b *testing.B) {
 					stage(now, spare[i], a.Context.tenant)
 					spare[i] = a.ID
 				}
-			}
-			for range 2 * 10_000 / DefaultBatchSize {
-				now = now.Add(time.Millisecond)
-				out = p.TickAppend(now, out[:0])
-				round()
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
-				now = now.Add(time.Millisecond)
-				out = p.TickAppend(now, out[:0])
-				admitted += len(out)
-				b.StopTimer()
-				round()
-				b.StartTimer()
-			}
-			if admitted > 0 {
-				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(admitted), "ns/job")
-			}
-			b.ReportMetric(float64(admitted)/float64(b.N), "jobs/tick")
+			})
 		})
 	}
 }
@@ -313,8 +310,11 @@ func BenchmarkTickDelayed(b *testing.B) {
 			}
 			spare := jobIDs[backlog:]
 			var out []Admitted[bctx]
-			now, admitted := t0, 0
-			round := func() {
+			tick := func(now time.Time) int {
+				out = p.TickAppend(now, out[:0])
+				return len(out)
+			}
+			timeTicks(b, 2*10_000/DefaultBatchSize, tick, func(now time.Time) {
 				for i, a := range out {
 					if err := p.Complete(now, a.ID, false); err != nil {
 						b.Fatal(err)
@@ -322,26 +322,7 @@ func BenchmarkTickDelayed(b *testing.B) {
 					stage(now, i, spare[i], a.Context.tenant)
 					spare[i] = a.ID
 				}
-			}
-			for range 2 * 10_000 / DefaultBatchSize {
-				now = now.Add(time.Millisecond)
-				out = p.TickAppend(now, out[:0])
-				round()
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
-				now = now.Add(time.Millisecond)
-				out = p.TickAppend(now, out[:0])
-				admitted += len(out)
-				b.StopTimer()
-				round()
-				b.StartTimer()
-			}
-			if admitted > 0 {
-				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(admitted), "ns/job")
-			}
-			b.ReportMetric(float64(admitted)/float64(b.N), "jobs/tick")
+			})
 		})
 	}
 }
@@ -471,38 +452,9 @@ func BenchmarkTickTenants(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			spare := jobIDs[backlog:]
-			now, admitted := t0, 0
-			round := func() {
-				i := 0
-				t.drain(now, func(id JobID, tenant int) {
-					if err := t.Stage(now, spare[i], tenant); err != nil {
-						b.Fatal(err)
-					}
-					spare[i] = id
-					i++
-				})
-			}
 			// Warm up, so that every partition has its gate state; at most 2,000 ticks (a
 			// million tenants get their state on first use instead, as they would).
-			for range min(2*tenants/DefaultBatchSize+2, 2_000) {
-				now = now.Add(time.Millisecond)
-				t.tick(now)
-				round()
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
-				now = now.Add(time.Millisecond)
-				admitted += t.tick(now)
-				b.StopTimer()
-				round()
-				b.StartTimer()
-			}
-			if admitted > 0 {
-				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(admitted), "ns/job")
-			}
-			b.ReportMetric(float64(admitted)/float64(b.N), "jobs/tick")
+			timeTicks(b, min(2*tenants/DefaultBatchSize+2, 2_000), t.tick, restage(b, t, jobIDs[backlog:]))
 		})
 	}
 }

@@ -415,9 +415,7 @@ func (p *Policy[C]) partition(c C) *partition[C] {
 			// The slice stays O(partitions): an index far beyond them (a sparse or
 			// mistaken numbering) is looked up by key instead of growing it.
 			if i < len(p.byIndex) || i < 2*len(p.partList)+4096 {
-				for i >= len(p.byIndex) {
-					p.byIndex = append(p.byIndex, nil)
-				}
+				p.byIndex = grow(p.byIndex, i+1)
 				p.byIndex[i] = pt
 			}
 			return pt
