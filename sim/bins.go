@@ -153,15 +153,15 @@ func index(m *mapping.CubicallyInterpolatedMapping, v float64) (int32, bool) {
 // completion writes one place instead of four arrays (with 100,000 tenants each is a cache
 // miss), and a tenant has one growing array instead of four. Once the records outnumber half
 // the bins their kinds span (checked when raw is full, as bins does: dense counts of 8 bytes
-// are then no larger than records of 16), each kind keeps dense counts instead, so memory
-// stays bounded by the spans however many jobs complete. Queries see each kind as its own
-// multiset of indices, as bins would hold it: the sketches answer the same. The zero value
-// is empty.
+// are then no larger than records of 16), each kind moves to its own bins, in dense counts,
+// so memory stays bounded by the spans however many jobs complete. Queries see each kind as
+// its own multiset of indices, as bins would hold it: the sketches answer the same. The zero
+// value is empty.
 type latBins struct {
-	raw    []int32            // nLat indices per measured job, noIndex for a value not kept
-	lo, hi [nLat]int32        // per kind with values: raw: the least and greatest index; dense: counts cover [lo, hi]
-	has    uint8              // bit k: kind k has values
-	dense  *[nLat]denseCounts // nil until dense
+	raw    []int32     // nLat indices per measured job, noIndex for a value not kept
+	lo, hi [nLat]int32 // per kind with values in raw: the least and greatest index
+	has    uint8       // bit k: kind k has values in raw
+	split  *[nLat]bins // each kind's bins, once the records are split; then raw is nil
 }
 
 // noIndex marks a value a sketch refused (beyond MaxIndexableValue) or a kind not recorded
@@ -169,20 +169,13 @@ type latBins struct {
 // logarithm is >= 0 there and its offset is 0), so no index is noIndex.
 const noIndex = math.MinInt32
 
-// denseCounts are a kind's dense counts: counts[i] is the count of index lo+i.
-type denseCounts []uint64
-
 // add adds one job's indices, one per kind (noIndex: none for that kind).
 func (b *latBins) add(x [nLat]int32) {
-	if d := b.dense; d != nil {
+	if d := b.split; d != nil {
 		for k, i := range x {
-			if i == noIndex {
-				continue
+			if i != noIndex {
+				d[k].add(i)
 			}
-			if b.has&(1<<k) == 0 || i < b.lo[k] || i > b.hi[k] {
-				b.widen(k, i)
-			}
-			d[k][i-b.lo[k]]++
 		}
 		return
 	}
@@ -197,7 +190,7 @@ func (b *latBins) add(x [nLat]int32) {
 		}
 	}
 	if n := len(b.raw); n == cap(b.raw) && n >= nLat*denseAfter && 2*(n/nLat) >= b.span() {
-		b.toDense(x)
+		b.toSplit(x)
 		return
 	}
 	b.raw = append(b.raw, x[:]...)
@@ -214,62 +207,38 @@ func (b *latBins) span() int {
 	return n
 }
 
-// toDense moves the records to dense counts, with x, the record being added.
-func (b *latBins) toDense(x [nLat]int32) {
-	d := new([nLat]denseCounts)
+// toSplit moves the records, and x, the record being added, to each kind's bins, in dense
+// counts over the span of the kind's indices (a kind without values starts empty).
+func (b *latBins) toSplit(x [nLat]int32) {
+	d := new([nLat]bins)
 	for k := range nLat {
 		if b.has&(1<<k) != 0 {
-			d[k] = make(denseCounts, b.hi[k]-b.lo[k]+1)
+			d[k] = bins{counts: make([]uint64, b.hi[k]-b.lo[k]+1), lo: b.lo[k], hi: b.hi[k]}
 		}
 	}
-	b.dense = d
 	for j := 0; j < len(b.raw); j += nLat {
 		for k := range nLat {
 			if i := b.raw[j+k]; i != noIndex {
-				d[k][i-b.lo[k]]++
+				d[k].counts[i-b.lo[k]]++
 			}
 		}
 	}
-	b.raw = nil
-	for k, i := range x {
-		if i != noIndex {
-			d[k][i-b.lo[k]]++
-		}
-	}
-}
-
-// widen extends kind k's dense counts to cover index i, with room for as many more bins
-// again on that side, as bins.widen does.
-func (b *latBins) widen(k int, i int32) {
-	if b.has&(1<<k) == 0 {
-		b.has |= 1 << k
-		b.dense[k], b.lo[k], b.hi[k] = make(denseCounts, 1), i, i
-		return
-	}
-	old := b.dense[k]
-	pad := int64(len(old)) / 2
-	lo, hi := int64(b.lo[k]), int64(b.hi[k])
-	if int64(i) < lo {
-		lo = max(int64(i)-pad, math.MinInt32)
-	} else {
-		hi = min(int64(i)+pad, math.MaxInt32)
-	}
-	c := make(denseCounts, hi-lo+1)
-	copy(c[int64(b.lo[k])-lo:], old)
-	b.dense[k], b.lo[k], b.hi[k] = c, int32(lo), int32(hi)
+	b.split, b.raw = d, nil
+	b.add(x)
 }
 
 // empty reports whether kind k has no values.
-func (b *latBins) empty(k int) bool { return b.has&(1<<k) == 0 }
+func (b *latBins) empty(k int) bool {
+	if b.split != nil {
+		return b.split[k].empty()
+	}
+	return b.has&(1<<k) == 0
+}
 
 // addTo adds kind k's counts to s.
 func (b *latBins) addTo(k int, s store.Store) {
-	if d := b.dense; d != nil {
-		for i, c := range d[k] {
-			if c > 0 {
-				s.AddWithCount(int(b.lo[k])+i, float64(c))
-			}
-		}
+	if b.split != nil {
+		b.split[k].addTo(s)
 		return
 	}
 	for j := k; j < len(b.raw); j += nLat {

@@ -11,19 +11,26 @@ import (
 	"github.com/DataDog/sketches-go/ddsketch/store"
 )
 
+// randomMapping returns a random accuracy, the sketch mapping for it, and a constructor of
+// reference sketches (the recorder's kind) over that mapping.
+func randomMapping(r *rand.Rand) (float64, *mapping.CubicallyInterpolatedMapping, func() *ddsketch.DDSketch, error) {
+	acc := []float64{0.01, 0.02, 0.001, 0.3}[r.IntN(4)]
+	m, err := mapping.NewCubicallyInterpolatedMapping(acc)
+	newRef := func() *ddsketch.DDSketch {
+		return ddsketch.NewDDSketch(m, store.NewBufferedPaginatedStore(), store.NewBufferedPaginatedStore())
+	}
+	return acc, m, newRef, err
+}
+
 // A sketch made from bins answers every quantile exactly as a DDSketch fed the same values
 // (the recorder's sketch), for few values (raw indices), many (dense counts, widened both
 // ways), values beyond the indexable range, and the merge of several tenants.
 func TestBinsMatchSketch(t *testing.T) {
 	forAll(t, "sketches from bins equal sketches of the values", *trials/5, func(seed uint64) string {
 		r := rand.New(rand.NewPCG(seed, 3))
-		acc := []float64{0.01, 0.02, 0.001, 0.3}[r.IntN(4)]
-		m, err := mapping.NewCubicallyInterpolatedMapping(acc)
+		acc, m, newRef, err := randomMapping(r)
 		if err != nil {
 			return err.Error()
-		}
-		newRef := func() *ddsketch.DDSketch {
-			return ddsketch.NewDDSketch(m, store.NewBufferedPaginatedStore(), store.NewBufferedPaginatedStore())
 		}
 		sks := newSketcher(m)
 		all, allRef := store.NewDenseStore(), newRef()
@@ -135,13 +142,9 @@ func TestWindowBinsMatchFreshSketch(t *testing.T) {
 func TestLatBinsMatchSketch(t *testing.T) {
 	forAll(t, "sketches from latBins equal sketches of each kind's values", *trials/5, func(seed uint64) string {
 		r := rand.New(rand.NewPCG(seed, 5))
-		acc := []float64{0.01, 0.02, 0.001, 0.3}[r.IntN(4)]
-		m, err := mapping.NewCubicallyInterpolatedMapping(acc)
+		acc, m, newRef, err := randomMapping(r)
 		if err != nil {
 			return err.Error()
-		}
-		newRef := func() *ddsketch.DDSketch {
-			return ddsketch.NewDDSketch(m, store.NewBufferedPaginatedStore(), store.NewBufferedPaginatedStore())
 		}
 		sks := newSketcher(m)
 		var all, allRef [nLat]*ddsketch.DDSketch
@@ -184,12 +187,12 @@ func TestLatBinsMatchSketch(t *testing.T) {
 				}
 				b.add(x)
 			}
-			if b.dense != nil && len(b.raw) != 0 {
-				return "latBins keep raw records and counts at once"
+			if b.split != nil && len(b.raw) != 0 {
+				return "latBins keep raw records and split bins at once"
 			}
 			for k := range nLat {
 				if msg := sameSketch(sks.ofLat(&b, k), ref[k]); msg != "" {
-					return fmt.Sprintf("tenant %d kind %d (%d jobs, accuracy %v, dense %v): %s", tenant, k, n, acc, b.dense != nil, msg)
+					return fmt.Sprintf("tenant %d kind %d (%d jobs, accuracy %v, split %v): %s", tenant, k, n, acc, b.split != nil, msg)
 				}
 				if !b.empty(k) {
 					b.addTo(k, all[k].GetPositiveValueStore())
