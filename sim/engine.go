@@ -117,7 +117,7 @@ func (e *Engine[E]) At(at time.Duration, ev E) Timer {
 // that are never cancelled, of which many are pending at once, far ahead of the rest.
 func (e *Engine[E]) atFar(at time.Duration, id uint32) {
 	if at < e.now {
-		panic(fmt.Sprintf("sim: Engine.At: time %v is before now %v", at, e.now))
+		panic(fmt.Sprintf("sim: Engine.atFar: time %v is before now %v", at, e.now))
 	}
 	e.push(1, at, id)
 }

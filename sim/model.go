@@ -196,10 +196,10 @@ func (p workerPool) QueueLen(i int) int { // strategy.Pool's load: waiting plus 
 func (p workerPool) Idle(i int) bool { return !p.m.wk[i].busy }
 
 // expand lists the scenario's tenants, replicating those with Count > 1, and the index in
-// sc.Tenants of each one's entry. The names of
-// replicas share one backing string, built in one allocation: with 100,000 tenants that is
-// 100,000 fewer small allocations, and the admission policy, which reads a job's name to find
-// its partition, reads it from a few dense pages.
+// sc.Tenants of each one's entry. The names of replicas share one backing string, built in
+// one allocation: with 100,000 tenants that is 100,000 fewer small allocations, and the
+// admission policy, which reads a job's name to find its partition, reads it from a few
+// dense pages.
 func expand(sc *Scenario) (out []Tenant, groups []int32) {
 	n, size := 0, 0
 	for _, t := range sc.Tenants {
